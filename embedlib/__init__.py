@@ -1,0 +1,27 @@
+"""embedlib: the helper library of a course on embeddings through collaborative filtering on MovieLens.
+
+Importing embedlib makes JAX the Keras backend when ``KERAS_BACKEND`` is unset; it must happen before Keras is
+imported. The names a lesson needs most are here; the rest live in the modules, in the order data flows:
+data → prepare → models → training → explore → plots → runner.
+"""
+
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "jax")
+
+from embedlib.data import Dataset, DatasetError, load_movielens  # noqa: E402
+from embedlib.prepare import IdEncoder, Prepared, prepare, train_valid_split  # noqa: E402
+from embedlib.record import record, record_dataset  # noqa: E402
+
+__version__ = "0.1.0"
+__all__ = [
+    "Dataset",
+    "DatasetError",
+    "IdEncoder",
+    "Prepared",
+    "load_movielens",
+    "prepare",
+    "record",
+    "record_dataset",
+    "train_valid_split",
+]

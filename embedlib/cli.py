@@ -1,0 +1,162 @@
+"""The ``embedlib`` command: argument parsing only; the work happens in the modules."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+import yaml
+
+from embedlib import data as data_module
+from embedlib import runner
+
+EPILOG = """examples:
+  embedlib lessons
+  embedlib run --all
+  embedlib run 03 -p embedding_dim 32 -p epochs 5 --output-dir runs/small
+  embedlib sweep 03 -p embedding_dim 16 32 64 --repeat 2
+  embedlib data info ml-latest-small
+"""
+
+
+def _overrides(pairs: list[list[str]] | None, files: list[str] | None) -> dict:
+    overrides: dict = {}
+    for file in files or []:
+        loaded = yaml.safe_load(Path(file).read_text()) or {}
+        if not isinstance(loaded, dict):
+            raise runner.ParameterError(f"{file} must hold a mapping of parameter names to values.")
+        overrides.update(loaded)
+    for name, value in pairs or []:
+        overrides[name] = runner.parse_value(value)
+    return overrides
+
+
+def cmd_lessons(args: argparse.Namespace) -> int:
+    for lesson in runner.find_lessons():
+        print(f"{lesson.name:<28} {lesson.title}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    lessons = runner.find_lessons()
+    if args.all == bool(args.lessons):
+        raise runner.ParameterError("Name the lessons to run, or give --all (not both).")
+    chosen = lessons if args.all else runner.select_lessons(args.lessons, lessons)
+    results = runner.run_lessons(
+        chosen,
+        _overrides(args.param, args.param_file),
+        Path(args.output_dir),
+        in_place=args.in_place,
+        progress=not args.no_progress,
+    )
+    print()
+    print(runner.format_table(results))
+    print(f"\nExecuted notebooks and summary.json are in {args.output_dir}")
+    failed = [r for r in results if not r.ok]
+    for r in failed:
+        print(f"\n{r.lesson} FAILED: {r.error}\n  see {r.notebook}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from embedlib import sweep
+
+    grid = {name: [runner.parse_value(v) for v in values] for name, *values in args.param}
+    return sweep.main(args.lesson, grid, repeat=args.repeat, workers=args.workers, output_dir=Path(args.output_dir),
+                      yes=args.yes, base_params=_overrides(None, args.param_file))
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from embedlib import bench
+
+    return bench.main(dataset=args.dataset, output_dir=Path(args.output_dir), repeats=args.repeats, quick=args.quick)
+
+
+def cmd_data_download(args: argparse.Namespace) -> int:
+    folder = data_module.download_movielens(args.name, force=args.force)
+    print(f"{args.name} is in {folder}")
+    return 0
+
+
+def cmd_data_info(args: argparse.Namespace) -> int:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        dataset = data_module.load_movielens(args.name, download=False, strict=args.name != "synthetic")
+    counts = dataset.counts()
+    version = "the known GroupLens release" if dataset.known_version else "NOT the known release"
+    print(f"dataset:  {dataset.name}")
+    print(f"source:   {dataset.source}")
+    print(f"version:  {version}")
+    print(f"ratings:  {counts['ratings']:,}")
+    print(f"users:    {counts['users']:,}")
+    print(f"movies:   {counts['movies']:,} ({counts['rated_movies']:,} rated)")
+    print(f"scale:    {dataset.scale.low:g} to {dataset.scale.high:g} in steps of {dataset.scale.step:g}")
+    for w in caught:
+        print(f"warning:  {w.message}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="embedlib",
+        description="Run the embeddings course's lessons headless, sweep their parameters, manage the data.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("lessons", help="list the lessons").set_defaults(func=cmd_lessons)
+
+    run = sub.add_parser("run", help="execute lessons with papermill and summarise their metrics")
+    run.add_argument("lessons", nargs="*", help="lesson names or numbers (e.g. 02 or 02-dot-product)")
+    run.add_argument("--all", action="store_true", help="run every lesson in order")
+    run.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"), help="set a parameter")
+    run.add_argument("-f", "--param-file", action="append", help="YAML file of parameters (per lesson in sections)")
+    run.add_argument("--output-dir", default="course-output", help="where executed notebooks go (default: %(default)s)")
+    run.add_argument("--in-place", action="store_true", help="overwrite the lessons themselves (regenerate outputs)")
+    run.add_argument("--no-progress", action="store_true", help="no per-cell progress bar")
+    run.set_defaults(func=cmd_run)
+
+    sweep = sub.add_parser("sweep", help="run a lesson over a grid of parameters")
+    sweep.add_argument("lesson", help="lesson name or number")
+    sweep.add_argument("-p", "--param", nargs="+", action="append", required=True, metavar="NAME V1 V2",
+                       help="a parameter and the values to try")
+    sweep.add_argument("-f", "--param-file", action="append", help="YAML file of fixed parameters for every run")
+    sweep.add_argument("--repeat", type=int, default=1, help="runs per grid point, each with its own seed")
+    sweep.add_argument("--workers", type=int, default=None, help="runs at once (default: number of cores)")
+    sweep.add_argument("--output-dir", default="sweep-output", help="where runs go (default: %(default)s)")
+    sweep.add_argument("--yes", action="store_true", help="allow a large grid")
+    sweep.set_defaults(func=cmd_sweep)
+
+    bench = sub.add_parser("bench", help="benchmark the models against floors and baselines")
+    bench.add_argument("--dataset", default="ml-latest-small")
+    bench.add_argument("--output-dir", default="bench-output")
+    bench.add_argument("--repeats", type=int, default=1, help="fits per model; timings are medians")
+    bench.add_argument("--quick", action="store_true", help="tiny settings, for tests")
+    bench.set_defaults(func=cmd_bench)
+
+    data = sub.add_parser("data", help="download or describe MovieLens datasets")
+    data_sub = data.add_subparsers(dest="data_command", required=True)
+    download = data_sub.add_parser("download", help="download, verify and cache a dataset")
+    download.add_argument("name", choices=list(data_module.DATASETS))
+    download.add_argument("--force", action="store_true", help="download again even if cached")
+    download.set_defaults(func=cmd_data_download)
+    info = data_sub.add_parser("info", help="where a dataset is, which version, counts")
+    info.add_argument("name", nargs="?", default="ml-latest-small", choices=list(data_module.DATASET_NAMES))
+    info.set_defaults(func=cmd_data_info)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (runner.ParameterError, data_module.DatasetError, FileNotFoundError) as exc:
+        print(f"embedlib: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""Record a lesson's key numbers in its own outputs, where `embedlib run` reads them back.
+
+A recorded value is displayed as a rich output with its own MIME type beside a plain-text line. Run by hand in
+JupyterLab, the learner sees the plain line; run by papermill, the runner finds the values in the executed
+notebook. Nothing depends on environment variables or side files, so parallel runs cannot mix their numbers.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import numbers
+
+import nbformat
+
+from embedlib.data import Dataset
+
+__all__ = ["MIME_TYPE", "read_records", "record", "record_dataset"]
+
+MIME_TYPE = "application/vnd.embedlib.record+json"
+
+
+def _plain(name: str, value: object) -> object:
+    if isinstance(value, (bool, str)) or value is None:
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    raise TypeError(f"`{name}` must be a number, a string, a bool or None. Received: {name}={value!r}.")
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, float) and math.isfinite(value):
+        return f"{value:.4f}"
+    return str(value)
+
+
+def _display(bundle: dict) -> None:
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:  # pragma: no cover - IPython comes with ipykernel
+        get_ipython = None
+    if get_ipython is not None and get_ipython() is not None:
+        display(bundle, raw=True)
+    else:
+        print(bundle["text/plain"])
+
+
+def record(**values: object) -> dict:
+    """Record named values (e.g. ``record(val_rmse=0.85)``) for ``embedlib run``; shows them and returns them."""
+    clean = {name: _plain(name, value) for name, value in values.items()}
+    text = "recorded: " + ", ".join(f"{k} = {_shown(v)}" for k, v in clean.items())
+    _display({MIME_TYPE: clean, "text/plain": text})
+    return clean
+
+
+def record_dataset(data: Dataset) -> dict:
+    """Record which dataset a lesson used and show it; a fallback to synthetic data gets a visible warning."""
+    counts = data.counts()
+    values = {
+        "dataset": data.name,
+        "dataset_fallback": data.is_fallback,
+        "dataset_known_version": data.known_version,
+        "n_ratings": counts["ratings"],
+        "n_users": counts["users"],
+        "n_movies": counts["movies"],
+    }
+    if data.is_fallback:
+        message = (
+            f"WARNING: the real data could not be loaded ({data.fallback_reason}). This lesson runs on SYNTHETIC "
+            "data, so its numbers and plots will not match the text. Set EMBEDLIB_DATA or connect to the internet."
+        )
+        _display(
+            {
+                "text/html": f'<div style="background:#fff3cd;border:2px solid #e0a800;padding:8px;font-weight:bold">'
+                f"{html.escape(message)}</div>",
+                "text/plain": message,
+            }
+        )
+    return record(**values)
+
+
+def read_records(notebook: nbformat.NotebookNode) -> dict:
+    """All values recorded in an executed notebook, later ones overriding earlier ones."""
+    found: dict = {}
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if MIME_TYPE in data:
+                found.update(data[MIME_TYPE])
+    return found

@@ -1,0 +1,112 @@
+"""Fit with early stopping, history as a table, RMSE over a whole set, and predictions by raw id."""
+
+from __future__ import annotations
+
+import time
+
+import keras
+import numpy as np
+import pandas as pd
+
+from embedlib.prepare import Prepared
+
+__all__ = ["EpochLine", "evaluate_rmse", "fit", "predict", "predict_ratings", "rmse", "set_seed"]
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python, NumPy and the Keras backend, so the same seed gives the same numbers on the same machine."""
+    keras.utils.set_random_seed(int(seed))
+
+
+class EpochLine(keras.callbacks.Callback):
+    """Print one short line per epoch: readable live, and small in a saved notebook."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        shown = "  ".join(f"{k} {v:.4f}" for k, v in logs.items() if k in ("loss", "rmse", "val_loss", "val_rmse"))
+        print(f"epoch {epoch + 1:>2}/{self.params['epochs']}  {shown}  ({time.perf_counter() - self._start:.1f} s)")
+
+
+def fit(
+    model: keras.Model,
+    prep: Prepared,
+    *,
+    epochs: int = 10,
+    batch_size: int = 32,
+    learning_rate: float = 1e-3,
+    patience: int = 2,
+    seed: int = 42,
+    verbose: bool = True,
+    **fit_kwargs,
+) -> pd.DataFrame:
+    """Compile with MSE and Adam, train with early stopping on validation loss, keep the best weights.
+
+    Returns the history as a DataFrame, one row per epoch (``epoch``, ``loss``, ``rmse``, ``val_loss``, ``val_rmse``).
+    """
+    for name, value in (("epochs", epochs), ("batch_size", batch_size), ("patience", patience)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < (0 if name == "patience" else 1):
+            raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}.")
+    if not learning_rate > 0:
+        raise ValueError(f"`learning_rate` must be positive. Received: learning_rate={learning_rate!r}.")
+    set_seed(seed)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+        loss="mse",
+        metrics=[keras.metrics.RootMeanSquaredError(name="rmse")],
+    )
+    callbacks = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)]
+    if verbose:
+        callbacks.append(EpochLine())
+    history = model.fit(
+        prep.inputs(prep.train),
+        prep.targets(prep.train),
+        validation_data=(prep.inputs(prep.valid), prep.targets(prep.valid)),
+        epochs=epochs,
+        batch_size=batch_size,
+        callbacks=callbacks,
+        verbose=0,
+        **fit_kwargs,
+    )
+    frame = pd.DataFrame(history.history)
+    frame.insert(0, "epoch", np.arange(1, len(frame) + 1))
+    return frame
+
+
+def rmse(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Root mean squared error. Shapes must match exactly: (n, 1) against (n,) would broadcast to n×n silently."""
+    y_true, y_pred = np.asarray(y_true, dtype="float64"), np.asarray(y_pred, dtype="float64")
+    if y_true.shape != y_pred.shape:
+        raise ValueError(
+            f"`y_true` and `y_pred` must have the same shape. Received: {y_true.shape} and {y_pred.shape}. "
+            "Flatten both (e.g. `.reshape(-1)`) first."
+        )
+    if y_true.size == 0:
+        raise ValueError("`y_true` is empty: there is nothing to score.")
+    return float(np.sqrt(np.mean((y_true - y_pred) ** 2)))
+
+
+def predict(model: keras.Model, prep: Prepared, frame: pd.DataFrame, batch_size: int = 8192) -> np.ndarray:
+    """Predicted ratings for the (already encoded) rows of ``frame``, as a flat array."""
+    return np.asarray(model.predict(prep.inputs(frame), batch_size=batch_size, verbose=0)).reshape(-1)
+
+
+def evaluate_rmse(model: keras.Model, prep: Prepared, frame: pd.DataFrame | None = None) -> float:
+    """RMSE over the whole of ``frame`` (the validation set by default), computed once, not averaged over batches."""
+    frame = prep.valid if frame is None else frame
+    return rmse(frame["rating"].to_numpy(), predict(model, prep, frame))
+
+
+def predict_ratings(model: keras.Model, prep: Prepared, user_ids, movie_ids) -> np.ndarray:
+    """Predictions for raw userIds and movieIds (broadcast against each other).
+
+    An id absent from the whole dataset raises ``KeyError``. An id in the dataset but never in the training split
+    is predicted from its embedding row as initialised, since training never updated it: for ``simple_dot`` that is
+    a small positive number, far below any rating; for ``dot_with_bias`` it is close to what the user's bias alone
+    gives. Lesson 2 shows both.
+    """
+    users, movies = np.broadcast_arrays(np.atleast_1d(user_ids), np.atleast_1d(movie_ids))
+    frame = pd.DataFrame({"user": prep.users.encode(users), "movie": prep.movies.encode(movies)})
+    return predict(model, prep, frame)
