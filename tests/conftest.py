@@ -1,0 +1,81 @@
+"""Shared fixtures: an isolated cache, no stray data folder, closed figures, tiny MovieLens folders."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# Read before any fixture clears it: tests that need the real data take it from here.
+REAL_DATA_HOME = os.environ.get("EMBEDLIB_DATA")
+REAL_SMALL = Path(REAL_DATA_HOME) / "ml-latest-small" if REAL_DATA_HOME else None
+
+
+def real_data_home() -> str:
+    """The folder holding the real ml-latest-small, or skip saying why."""
+    if REAL_SMALL is None:
+        pytest.skip("needs the real ml-latest-small: set EMBEDLIB_DATA to the folder holding ml-latest-small/")
+    if not (REAL_SMALL / "ratings.csv").is_file():
+        pytest.skip(f"EMBEDLIB_DATA={REAL_DATA_HOME} has no ml-latest-small/ratings.csv")
+    return REAL_DATA_HOME
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(tmp_path_factory, monkeypatch):
+    """Each test gets an empty cache, no EMBEDLIB_DATA and no strict mode unless it sets them."""
+    monkeypatch.setenv("EMBEDLIB_CACHE", str(tmp_path_factory.mktemp("cache")))
+    monkeypatch.delenv("EMBEDLIB_DATA", raising=False)
+    monkeypatch.delenv("EMBEDLIB_STRICT", raising=False)
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
+RATINGS_HEADER = "userId,movieId,rating,timestamp"
+MOVIES_CSV = """movieId,title,genres
+1,Toy Story (1995),Adventure|Animation|Children|Comedy|Fantasy
+2,Jumanji (1995),Adventure|Children|Fantasy
+10,"American President, The (1995)",Comedy|Drama|Romance
+47,Seven (a.k.a. Se7en) (1995),Mystery|Thriller
+99,Untitled,(no genres listed)
+"""
+RATINGS_ROWS = [
+    "1,1,4.0,964982703",
+    "1,2,3.5,964981247",
+    "1,10,5.0,964982224",
+    "2,1,0.5,964983815",
+    "2,47,2.0,964982931",
+    "3,2,4.5,964982400",
+    "3,47,1.0,964980868",
+]
+
+
+def write_small(folder: Path, ratings: str | None = None, movies: str | None = None) -> Path:
+    """A tiny ml-latest-small-shaped folder; pass text to replace either file."""
+    target = folder / "ml-latest-small"
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "ratings.csv").write_text(ratings if ratings is not None else "\n".join([RATINGS_HEADER, *RATINGS_ROWS]) + "\n")
+    (target / "movies.csv").write_text(movies if movies is not None else MOVIES_CSV)
+    return target
+
+
+@pytest.fixture
+def small_folder(tmp_path) -> Path:
+    return write_small(tmp_path / "home")
+
+
+@pytest.fixture
+def tiny_synthetic():
+    """A small synthetic dataset, prepared: fast enough to train a model in a second or two."""
+    from embedlib import prepare
+    from embedlib.synthetic import make_synthetic
+
+    data = make_synthetic(seed=3, n_users=60, n_movies=1500, n_ratings=6000, n_factors=4)
+    return data, prepare(data, valid_frac=0.2, seed=1)

@@ -1,0 +1,78 @@
+"""The two builders: values, not only shapes; range of the bias model; save and load in safe mode."""
+
+import keras
+import numpy as np
+import pytest
+
+from embedlib.layers import SimpleEmbedding
+from embedlib.models import dot_with_bias, simple_dot
+
+
+def set_tables(model, **tables):
+    for name, weights in tables.items():
+        model.get_layer(name).set_weights([np.asarray(weights, dtype="float32")])
+
+
+def test_simple_dot_is_a_per_row_dot_product():
+    model = simple_dot(n_users=2, n_movies=3, embedding_dim=2)
+    users = np.array([[0, 0], [1, 2], [3, -1]])
+    movies = np.array([[0, 0], [1, 1], [2, 0], [0, 5]])
+    set_tables(model, user_embedding=users, movie_embedding=movies)
+    out = np.asarray(model.predict({"user": np.array([1, 2, 2]), "movie": np.array([1, 2, 3])}, verbose=0))
+    # 1·1+2·1 = 3, 3·2+(-1)·0 = 6, 3·0+(-1)·5 = -5: one value per row, never summed over the batch.
+    assert out.shape == (3, 1) and out.ravel().tolist() == [3.0, 6.0, -5.0]
+
+
+def test_dot_with_bias_adds_biases_then_squashes_into_the_range():
+    model = dot_with_bias(n_users=1, n_movies=1, embedding_dim=1, rating_range=(1.0, 5.0))
+    set_tables(
+        model,
+        user_embedding=[[0], [2]],
+        movie_embedding=[[0], [0.5]],
+        user_bias=[[0], [-0.5]],
+        movie_bias=[[0], [0.25]],
+    )
+    out = float(np.asarray(model.predict({"user": np.array([1]), "movie": np.array([1])}, verbose=0))[0, 0])
+    score = 2 * 0.5 - 0.5 + 0.25
+    assert out == pytest.approx(1.0 + 4.0 / (1 + np.exp(-score)), rel=1e-6)
+
+
+def test_initialisation_range_and_table_sizes():
+    model = simple_dot(n_users=10, n_movies=20, embedding_dim=4, seed=0)
+    movie_table = model.get_layer("movie_embedding").get_weights()[0]
+    assert movie_table.shape == (21, 4) and model.get_layer("user_embedding").get_weights()[0].shape == (11, 4)
+    assert 0.0 <= movie_table.min() and movie_table.max() <= 0.05
+
+
+def test_seeded_builders_are_reproducible():
+    a = simple_dot(10, 20, seed=3).get_layer("movie_embedding").get_weights()[0]
+    b = simple_dot(10, 20, seed=3).get_layer("movie_embedding").get_weights()[0]
+    assert np.array_equal(a, b)
+
+
+def test_bad_arguments_are_named():
+    with pytest.raises(ValueError, match="`embedding_dim` must be a positive integer. Received: embedding_dim=0"):
+        simple_dot(10, 10, embedding_dim=0)
+    with pytest.raises(ValueError, match=r"`movie_dropout` must be in \[0, 1\). Received: movie_dropout=1.5"):
+        dot_with_bias(10, 10, movie_dropout=1.5)
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: simple_dot(5, 7, embedding_dim=3, seed=1),
+        lambda: dot_with_bias(5, 7, embedding_dim=3, seed=1),
+        lambda: simple_dot(5, 7, embedding_dim=3, embedding_layer=SimpleEmbedding, seed=1),
+        lambda: dot_with_bias(5, 7, embedding_dim=3, embedding_layer=SimpleEmbedding, seed=1),
+    ],
+    ids=["dot", "bias", "dot-diy", "bias-diy"],
+)
+def test_models_save_and_load_in_safe_mode(tmp_path, build):
+    model = build()
+    assert not any(isinstance(layer, keras.layers.Lambda) for layer in model.layers)
+    inputs = {"user": np.array([1, 5, 0]), "movie": np.array([7, 1, 3])}
+    before = np.asarray(model.predict(inputs, verbose=0))
+    path = tmp_path / "model.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    assert np.array_equal(before, np.asarray(loaded.predict(inputs, verbose=0)))

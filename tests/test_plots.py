@@ -1,0 +1,65 @@
+"""Every figure function draws on the Axes it is given, titles and labels it, and returns it."""
+
+import numpy as np
+import pandas as pd
+import matplotlib.pyplot as plt
+import pytest
+
+from embedlib import plots
+from embedlib.explore import factor_recovery
+
+
+@pytest.fixture
+def table():
+    rng = np.random.default_rng(0)
+    n = 60
+    return pd.DataFrame({
+        "title": [f"Movie {i}" for i in range(n)], "mean_rating": rng.uniform(1, 5, n),
+        "n_ratings": rng.integers(1, 100, n), "PC1": rng.normal(size=n), "PC2": rng.normal(size=n),
+        "bias": rng.normal(size=n),
+    })
+
+
+def labelled(ax):
+    return bool(ax.get_title()) and bool(ax.get_xlabel()) and bool(ax.get_ylabel())
+
+
+def test_each_axes_plot_is_titled_and_labelled(tiny_synthetic, table):
+    data, _ = tiny_synthetic
+    history = pd.DataFrame({"epoch": [1, 2, 3], "rmse": [1.2, 1.0, 0.9], "val_rmse": [1.1, 1.0, 1.05]})
+    recovery = factor_recovery(pd.DataFrame(np.eye(4)), pd.DataFrame(np.eye(4)[:, :2]))
+    calls = [
+        lambda ax: plots.plot_rating_distribution(data.ratings, ax=ax),
+        lambda ax: plots.plot_count_distribution(data.ratings, "userId", ax=ax),
+        lambda ax: plots.plot_count_distribution(data.ratings, "movieId", ax=ax),
+        lambda ax: plots.plot_history(history, references={"global mean": 1.04}, ax=ax),
+        lambda ax: plots.plot_embedding_heatmap(np.zeros((3, 4)), ["a", "b", "c"], ax=ax),
+        lambda ax: plots.plot_value_distribution(np.arange(10.0), ax=ax),
+        lambda ax: plots.plot_scree(np.array([0.5, 0.3, 0.2]), ax=ax),
+        lambda ax: plots.plot_pc_map(table, ["Movie 3"], ax=ax, min_ratings=0),
+        lambda ax: plots.plot_bias_vs_mean(table, ax=ax),
+        lambda ax: plots.plot_factor_recovery(recovery, ax=ax),
+    ]
+    for call in calls:
+        fig, ax = plt.subplots()
+        assert call(ax) is ax and labelled(ax), call
+        plt.close(fig)
+
+
+def test_model_comparison_writes_values_on_bars():
+    ax = plots.plot_model_comparison(pd.Series({"dot": 1.06, "bias": 0.85}))
+    assert ax.get_title() and ax.get_xlabel()
+    assert {t.get_text() for t in ax.texts} >= {"1.060", "0.850"}
+
+
+def test_history_uses_the_current_axes_by_default():
+    fig, ax = plt.subplots()
+    history = pd.DataFrame({"epoch": [1, 2], "rmse": [1.0, 0.9], "val_rmse": [1.1, 1.0]})
+    assert plots.plot_history(history) is ax and len(ax.lines) == 2
+
+
+def test_sweep_figure_has_one_panel_per_parameter():
+    results = pd.DataFrame({"embedding_dim": [8, 8, 32, 32], "epochs": [1, 2, 1, 2],
+                            "val_rmse": [1.0, 0.9, 0.95, 0.85], "status": ["ok"] * 4})
+    fig = plots.plot_sweep(results, ["embedding_dim", "epochs"])
+    assert len(fig.axes) == 2 and all(labelled(ax) for ax in fig.axes)

@@ -1,0 +1,35 @@
+"""Recording metrics: works outside a kernel, and the runner reads the values back from outputs."""
+
+import nbformat
+import pytest
+
+from embedlib.record import MIME_TYPE, read_records, record, record_dataset
+from embedlib.synthetic import make_synthetic
+
+
+def test_record_outside_a_kernel_prints_and_returns(capsys):
+    values = record(val_rmse=0.8512, epochs=3, dataset="synthetic", ok=True)
+    assert values == {"val_rmse": 0.8512, "epochs": 3, "dataset": "synthetic", "ok": True}
+    assert "recorded: val_rmse = 0.8512, epochs = 3" in capsys.readouterr().out
+
+
+def test_record_refuses_values_json_cannot_hold():
+    with pytest.raises(TypeError, match="`history` must be a number, a string, a bool or None"):
+        record(history=[1, 2])
+
+
+def test_fallback_is_recorded_and_shown_loudly(capsys):
+    data = make_synthetic(seed=0, n_users=5, n_movies=20, n_ratings=100)
+    data.fallback_reason = "no network"
+    values = record_dataset(data)
+    assert values["dataset"] == "synthetic" and values["dataset_fallback"] is True
+    assert "WARNING: the real data could not be loaded (no network)" in capsys.readouterr().out
+
+
+def test_read_records_takes_the_last_value_of_each_name():
+    nb = nbformat.v4.new_notebook()
+    first, second = nbformat.v4.new_code_cell(), nbformat.v4.new_code_cell()
+    first.outputs = [nbformat.v4.new_output("display_data", data={MIME_TYPE: {"a": 1, "b": 2}, "text/plain": ""})]
+    second.outputs = [nbformat.v4.new_output("display_data", data={MIME_TYPE: {"a": 3}, "text/plain": ""})]
+    nb.cells = [first, second]
+    assert read_records(nb) == {"a": 3, "b": 2}

@@ -1,0 +1,136 @@
+"""The runner and the sweep on a tiny notebook written here: parameters checked first, metrics collected."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+from embedlib import cli, runner, sweep
+from embedlib.runner import ParameterError
+
+TINY_PARAMETERS = 'dataset = "synthetic"\nn = 3\nscale = 0.5\nfail = False\nseed = 0\nsizes = [1, 2]'
+TINY_BODY = """import embedlib
+if fail:
+    raise RuntimeError("boom on purpose")
+embedlib.record(dataset=dataset, dataset_fallback=False, val_rmse=n * scale + seed / 100)"""
+
+
+def write_tiny(folder: Path, name: str = "01-tiny") -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    params = nbformat.v4.new_code_cell(TINY_PARAMETERS)
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [nbformat.v4.new_markdown_cell("# A tiny lesson"), params, nbformat.v4.new_code_cell(TINY_BODY)]
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.fixture
+def lessons(tmp_path, monkeypatch):
+    folder = tmp_path / "lessons"
+    write_tiny(folder)
+    monkeypatch.setenv("EMBEDLIB_LESSONS", str(folder))
+    return runner.find_lessons()
+
+
+def test_lessons_are_found_with_title_and_defaults(lessons):
+    (lesson,) = lessons
+    assert (lesson.name, lesson.title) == ("01-tiny", "A tiny lesson")
+    assert lesson.defaults == {"dataset": "synthetic", "n": 3, "scale": 0.5, "fail": False, "seed": 0, "sizes": [1, 2]}
+    assert runner.select_lessons(["01"], lessons) == [lesson]
+    with pytest.raises(ParameterError, match="No single lesson matches '07'. Lessons: 01-tiny"):
+        runner.select_lessons(["07"], lessons)
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"epochz": 3}, r"01-tiny has no parameter 'epochz'. Valid parameters:\n  dataset \(str, default 'synthetic'\)"),
+        ({"n": "many"}, r"parameter 'n' must be of type int like its default 3. Received: 'many' \(of type str\)"),
+        ({"n": 2.5}, r"parameter 'n' must be of type int"),
+        ({"fail": 1}, r"parameter 'fail' must be of type bool"),
+        ({"dataset": "ml-5m"}, r"parameter 'dataset' must be one of ml-latest-small, .*synthetic"),
+        ({"sizes": 3}, r"parameter 'sizes' must be of type list"),
+    ],
+)
+def test_bad_parameters_are_refused_with_the_valid_list(lessons, params, message):
+    with pytest.raises(ParameterError, match=message):
+        runner.check_parameters(lessons[0], params)
+
+
+def test_values_are_parsed_and_ints_accepted_for_floats(lessons):
+    assert runner.parse_value("64") == 64 and runner.parse_value("0.3") == 0.3 and runner.parse_value("true") is True
+    assert runner.check_parameters(lessons[0], {"scale": 2}) == {"scale": 2.0}
+
+
+def test_run_collects_metrics_and_writes_a_summary(lessons, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = cli.main(["run", "01", "-p", "n", "4", "--output-dir", str(out), "--no-progress"])
+    assert code == 0
+    summary = json.loads((out / "summary.json").read_text())
+    (entry,) = summary["lessons"]
+    assert entry["status"] == "ok" and entry["metrics"] == {"val_rmse": 2.0}
+    assert entry["parameters"]["n"] == 4 and entry["dataset"] == "synthetic" and entry["seconds"] > 0
+    assert summary["machine"]["cores"] >= 1
+    assert (out / "01-tiny.ipynb").exists()
+    printed = capsys.readouterr().out
+    assert "01-tiny" in printed and "2.0000" in printed and "total" in printed
+
+
+def test_a_failing_lesson_fails_the_run_and_shows_the_error(lessons, tmp_path, capsys):
+    code = cli.main(["run", "--all", "-p", "fail", "true", "--output-dir", str(tmp_path / "out"), "--no-progress"])
+    assert code == 1
+    (entry,) = json.loads((tmp_path / "out" / "summary.json").read_text())["lessons"]
+    assert entry["status"] == "failed" and "RuntimeError" in entry["error"] and "boom on purpose" in entry["error"]
+    assert "boom on purpose" in capsys.readouterr().err
+
+
+def test_nonsense_parameters_stop_the_cli_before_anything_runs(lessons, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert cli.main(["run", "--all", "-p", "n", "lots", "--output-dir", str(out)]) == 2
+    assert "parameter 'n' must be of type int" in capsys.readouterr().err
+    assert not out.exists()
+    assert cli.main(["run", "--all", "-p", "nope", "1", "--output-dir", str(out)]) == 2
+    assert cli.main(["run", "--all", "--in-place", "-p", "n", "2"]) == 2
+
+
+def test_sweep_grid_resume_and_figure(lessons, tmp_path):
+    (lesson,) = lessons
+    out = tmp_path / "sweep"
+    first = sweep.run_sweep(lesson, {"n": [1, 2], "scale": [0.5, 1.0]}, out, workers=2, progress=False)
+    table = pd.read_csv(out / "results.csv")
+    assert len(table) == 4 and first.executed == 4 and (table["status"] == "ok").all()
+    assert sorted(table["val_rmse"]) == [0.5, 1.0, 1.0, 2.0]
+    assert (out / "sweep.png").stat().st_size > 0
+    assert first.best(n=1)["val_rmse"].iloc[0] == 0.5
+
+    # As if killed half-way: one run's result never got written.
+    victim = sorted((out / "runs").glob("*.json"))[0]
+    victim.unlink()
+    untouched = {p: p.stat().st_mtime_ns for p in (out / "runs").glob("*.json")}
+    second = sweep.run_sweep(lesson, {"n": [1, 2], "scale": [0.5, 1.0]}, out, workers=2, progress=False)
+    assert second.executed == 1 and len(second.table) == 4
+    assert all(p.stat().st_mtime_ns == t for p, t in untouched.items())
+
+
+def test_sweep_repeats_get_their_own_seeds_and_failures_are_recorded(lessons, tmp_path):
+    (lesson,) = lessons
+    result = sweep.run_sweep(lesson, {"fail": [False, True]}, tmp_path / "s", repeat=2, workers=2, progress=False)
+    assert sorted(result.table["seed"]) == [0, 0, 1, 1]
+    assert result.failed == 2 and result.table.loc[result.table["status"] == "failed", "error"].str.contains("boom").all()
+    assert sorted(result.table.loc[result.table["status"] == "ok", "val_rmse"]) == [1.5, 1.51]
+
+
+def test_sweep_refuses_bad_values_and_big_grids_before_running(lessons, tmp_path, capsys):
+    out = tmp_path / "s"
+    assert cli.main(["sweep", "01", "-p", "n", "1", "two", "--output-dir", str(out)]) == 2
+    assert "parameter 'n' must be of type int" in capsys.readouterr().err and not out.exists()
+    with pytest.raises(ParameterError, match="This sweep has 30 runs .*--yes"):
+        sweep.run_sweep(lessons[0], {"n": list(range(30))}, out)
+    assert not out.exists()
