@@ -25,7 +25,11 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
-import pooch
+
+with warnings.catch_warnings():
+    # pooch imports tqdm.auto, which in a notebook without ipywidgets warns about a progress bar we never show.
+    warnings.filterwarnings("ignore", message="IProgress not found")
+    import pooch
 
 __all__ = [
     "DATASETS",

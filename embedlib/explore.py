@@ -24,6 +24,7 @@ __all__ = [
     "pca",
     "recommend",
     "similar_movies",
+    "without_top_components",
 ]
 
 
@@ -65,6 +66,17 @@ def pca(matrix: np.ndarray, n_components: int | None = None, center: bool = Fals
     k = n_components or len(s)
     ratio = s**2 / np.sum(s**2)
     return PCAResult(scores=u[:, :k] * s[:k], components=vt[:k], explained_variance_ratio=ratio[:k])
+
+
+def without_top_components(vectors: pd.DataFrame, n: int = 1) -> pd.DataFrame:
+    """The vectors with their first ``n`` (uncentred) principal directions projected out.
+
+    When one direction dominates (in lesson 4, PC1 tracks how well loved a movie is), cosine similarity mostly
+    measures it; removing it lets the remaining directions, such as genre and audience, decide.
+    """
+    x = vectors.to_numpy(dtype="float64")
+    top = pca(x, n_components=n).components
+    return pd.DataFrame(x - (x @ top.T) @ top, index=vectors.index, columns=vectors.columns)
 
 
 def movie_stats(prep: Prepared, movies: pd.DataFrame) -> pd.DataFrame:

@@ -25,17 +25,24 @@ class SimpleEmbedding(keras.layers.Layer):
         input_dim: number of rows (ids 0 … input_dim - 1).
         output_dim: length of each embedding vector.
         embeddings_initializer: how the rows start out.
+        embeddings_regularizer: an optional penalty on the weights (e.g. ``keras.regularizers.L2(1e-5)``).
     """
 
-    def __init__(self, input_dim: int, output_dim: int, embeddings_initializer="uniform", **kwargs) -> None:
+    def __init__(
+        self, input_dim: int, output_dim: int, embeddings_initializer="uniform", embeddings_regularizer=None, **kwargs
+    ) -> None:
         super().__init__(**kwargs)
         self.input_dim = _positive_int("input_dim", input_dim)
         self.output_dim = _positive_int("output_dim", output_dim)
         self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
+        self.embeddings_regularizer = keras.regularizers.get(embeddings_regularizer)
 
     def build(self, input_shape) -> None:
         self.embeddings = self.add_weight(
-            shape=(self.input_dim, self.output_dim), initializer=self.embeddings_initializer, name="embeddings"
+            shape=(self.input_dim, self.output_dim),
+            initializer=self.embeddings_initializer,
+            regularizer=self.embeddings_regularizer,
+            name="embeddings",
         )
 
     def call(self, inputs):
@@ -50,6 +57,7 @@ class SimpleEmbedding(keras.layers.Layer):
             "input_dim": self.input_dim,
             "output_dim": self.output_dim,
             "embeddings_initializer": keras.initializers.serialize(self.embeddings_initializer),
+            "embeddings_regularizer": keras.regularizers.serialize(self.embeddings_regularizer),
         }
 
 

@@ -24,6 +24,7 @@ __all__ = [
     "execute_lesson",
     "find_lessons",
     "lessons_dir",
+    "load_lesson",
     "parse_value",
     "run_lessons",
 ]
@@ -220,6 +221,8 @@ def execute_lesson(lesson: Lesson, params: dict, output: Path, progress: bool = 
             kernel_name=KERNEL_NAME,
             progress_bar=progress,
             cwd=str(lesson.path.parent),
+            # ipykernel warns at every start that TCP is unencrypted (it only listens on localhost); keep it quiet.
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],
         )
         result.status = "ok"
     except Exception as exc:  # papermill raises PapermillExecutionError for a failing cell

@@ -20,8 +20,9 @@ from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from dataclasses import asdict
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import pandas as pd
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from embedlib import runner
 from embedlib.runner import Lesson, ParameterError, RunResult
@@ -53,10 +54,10 @@ def expand_grid(lesson: Lesson, grid: dict[str, list], repeat: int = 1, base: di
     return runs
 
 
-def run_id(params: dict) -> str:
-    """A stable, readable name for one run: its parameters and a short hash of them."""
+def run_id(params: dict, shown: list[str]) -> str:
+    """A stable, readable name for one run: the ``shown`` parameters' values and a short hash of all of them."""
     text = json.dumps(params, sort_keys=True, default=str)
-    readable = "_".join(f"{k}={v}" for k, v in sorted(params.items()) if not isinstance(v, (list, dict)))
+    readable = "_".join(f"{k}={params[k]}" for k in shown if k in params)
     safe = "".join(c if c.isalnum() or c in "=._-" else "-" for c in readable)[:80]
     return f"{safe}_{hashlib.sha1(text.encode()).hexdigest()[:8]}"
 
@@ -114,9 +115,10 @@ def run_sweep(
     runs_dir = output_dir / "runs"
     runs_dir.mkdir(parents=True, exist_ok=True)
 
+    shown = [*grid, *(["seed"] if repeat > 1 else [])]
     results, todo = {}, []
     for params in runs:
-        name = run_id({**lesson.defaults, **params})
+        name = run_id({**lesson.defaults, **params}, shown)
         done = runs_dir / f"{name}.json"
         if done.exists() and json.loads(done.read_text()).get("status") == "ok":
             results[name] = json.loads(done.read_text())
@@ -147,9 +149,8 @@ def run_sweep(
         if own_executor and todo:
             executor.shutdown()
 
-    ordered = [results[run_id({**lesson.defaults, **p})] for p in runs]
-    swept = list(grid) + (["seed"] if repeat > 1 else [])
-    table = _table(ordered, [s for s in swept if s != "seed"])
+    ordered = [results[run_id({**lesson.defaults, **p}, shown)] for p in runs]
+    table = _table(ordered, list(grid))
     tmp = output_dir / ".results.csv.tmp"
     table.to_csv(tmp, index=False)
     os.replace(tmp, output_dir / "results.csv")
@@ -160,6 +161,7 @@ def run_sweep(
 
         figure = plot_sweep(table, list(grid), metric)
         figure.savefig(output_dir / "sweep.png", dpi=100)
+        plt.close(figure)  # kept on the result; closed so a notebook doesn't show it unasked
     return SweepResult(table, figure, executed=len(todo), output_dir=output_dir)
 
 

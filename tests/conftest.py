@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+import embedlib  # noqa: F401 - sets the Keras backend (JAX) before any test module imports keras
+
 # Read before any fixture clears it: tests that need the real data take it from here.
 REAL_DATA_HOME = os.environ.get("EMBEDLIB_DATA")
 REAL_SMALL = Path(REAL_DATA_HOME) / "ml-latest-small" if REAL_DATA_HOME else None

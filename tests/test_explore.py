@@ -15,6 +15,7 @@ from embedlib.explore import (
     pca,
     recommend,
     similar_movies,
+    without_top_components,
 )
 from embedlib.models import simple_dot
 
@@ -88,3 +89,10 @@ def test_factor_recovery_sees_through_rotation_and_scale():
     assert factor_recovery(learned, planted).correlations == pytest.approx([1, 1, 1], abs=1e-6)
     noise = pd.DataFrame(rng.normal(size=(300, 5)))
     assert np.abs(factor_recovery(noise, planted).correlations).max() < 0.5
+
+
+def test_without_top_components_is_orthogonal_to_them():
+    x = pd.DataFrame(np.random.default_rng(1).normal(loc=1.0, size=(50, 6)))
+    reduced = without_top_components(x, n=2)
+    top = pca(x.to_numpy(), n_components=2).components
+    assert np.allclose(reduced.to_numpy() @ top.T, 0) and reduced.index.equals(x.index)

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Create .venv (once) and install embedlib with its test tools into it. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+"$PYTHON" - <<'PY' || { echo "embedlib needs Python 3.10 or newer (set PYTHON=/path/to/python3.x)" >&2; exit 1; }
+import sys
+sys.exit(0 if sys.version_info >= (3, 10) else 1)
+PY
+if [ ! -x .venv/bin/python ]; then
+  echo "==> creating .venv with $("$PYTHON" --version)"
+  "$PYTHON" -m venv .venv
+fi
+echo "==> installing embedlib and its dependencies into .venv (first time: about a minute)"
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e ".[test]"

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Set up, then run every test: the library, the lessons with papermill, the lessons' outputs with nbval.
+# Extra arguments go to pytest, e.g. -k runner or -m "not slow".
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+exec .venv/bin/python -m pytest "$@"

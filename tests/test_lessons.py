@@ -1,0 +1,107 @@
+"""The lessons: their structure, small papermill runs on synthetic data, and the RMSE bars on the real data.
+
+nbval (configured in pyproject.toml) separately re-executes the committed notebooks and compares the outputs of
+cells tagged `nbval-check-output`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from conftest import real_data_home
+from embedlib import runner
+
+LESSONS_DIR = Path(__file__).resolve().parents[1] / "lessons"
+LESSONS = sorted(LESSONS_DIR.glob("[0-9]*.ipynb"))
+COMMON = {"dataset", "seed"}
+TRAINING = {"valid_frac", "embedding_dim", "epochs", "batch_size", "learning_rate"}
+SMALL = {"dataset": "synthetic", "epochs": 2, "embedding_dim": 8, "batch_size": 256, "learning_rate": 0.01,
+         "sweep_embedding_dims": [4]}
+
+
+def test_there_are_five_lessons_in_order():
+    assert [p.stem.split("-")[0] for p in LESSONS] == ["01", "02", "03", "04", "05"]
+    assert (LESSONS_DIR / "README.md").is_file()
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
+def test_lesson_structure(path):
+    nb = nbformat.read(path, as_version=4)
+    lesson = runner.load_lesson(path)
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    assert COMMON <= set(lesson.defaults)
+    if path.stem != "01-embeddings-intro":
+        assert TRAINING <= set(lesson.defaults)
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    for heading in ("## Summary", "## Exercises", "## Solutions", "mybinder.org"):
+        assert heading in text, f"{path.name} lacks {heading!r}"
+    code_cells = [c for c in nb.cells if c.cell_type == "code"]
+    lengths = sorted(len(c.source.splitlines()) for c in code_cells)
+    assert lengths[len(lengths) // 2] <= 6 and lengths[-1] <= 20, f"{path.name}: cells too long {lengths}"
+    # committed with outputs from a clean top-to-bottom run, no errors
+    executed = [c.execution_count for c in code_cells if c.source.strip()]
+    assert executed == list(range(1, len(executed) + 1)), f"{path.name} was not run top to bottom"
+    assert not any(o.get("output_type") == "error" for c in code_cells for o in c.get("outputs", []))
+    figures = [o for c in code_cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+    if "plt." in "".join(c.source for c in code_cells):
+        assert figures, f"{path.name} draws figures but none is saved"
+
+
+@pytest.fixture(scope="module")
+def small_runs(tmp_path_factory):
+    """Every lesson once with small parameters on synthetic data (about a minute), and lesson 2 twice."""
+    out = tmp_path_factory.mktemp("small")
+    lessons = runner.find_lessons(LESSONS_DIR)
+    results = runner.run_lessons(lessons, SMALL, out, progress=False, echo=lambda *_: None)
+    again = runner.execute_lesson(lessons[1], runner.check_overrides([lessons[1]], SMALL)[lessons[1].name],
+                                  out / "again.ipynb", progress=False)
+    return {r.lesson: r for r in results}, again, json.loads((out / "summary.json").read_text())
+
+
+@pytest.mark.slow
+def test_small_runs_succeed_on_synthetic_data_and_record_sane_metrics(small_runs):
+    results, _, summary = small_runs
+    assert [e["lesson"] for e in summary["lessons"]] == [p.stem for p in LESSONS]
+    for name, r in results.items():
+        assert r.ok, f"{name}: {r.error}"
+        assert r.dataset == "synthetic" and r.dataset_fallback is False
+        assert all(math.isfinite(v) for v in r.metrics.values() if isinstance(v, float)), r.metrics
+    floor = results["02-dot-product-model"].metrics["global_mean_rmse"]
+    # Models with biases must beat always predicting the mean...
+    assert results["02-dot-product-model"].metrics["bias_only_rmse"] < floor
+    assert results["03-biases"].metrics["val_rmse"] < floor
+    assert results["04-inspecting-embeddings"].metrics["val_rmse"] < floor
+    assert results["04-inspecting-embeddings"].metrics["recovery_mean_correlation"] > 0.2
+    # ...the plain dot models don't (lesson 2 says so), but must land in the same region, not diverge.
+    for name in ("02-dot-product-model", "05-diy-embedding-layer"):
+        assert results[name].metrics["val_rmse"] < 1.5 * floor, name
+    assert "sweep_best_val_rmse" in results["03-biases"].metrics
+
+
+@pytest.mark.slow
+def test_same_parameters_and_seed_give_the_same_metrics(small_runs):
+    results, again, _ = small_runs
+    assert again.ok and again.metrics == results["02-dot-product-model"].metrics
+
+
+@pytest.mark.slow
+@pytest.mark.real_data
+def test_full_default_run_on_real_data_meets_the_rmse_bars(tmp_path, monkeypatch):
+    monkeypatch.setenv("EMBEDLIB_DATA", real_data_home())
+    results = {r.lesson: r for r in runner.run_lessons(runner.find_lessons(LESSONS_DIR), {}, tmp_path,
+                                                       progress=False)}
+    for name, r in results.items():
+        assert r.ok, f"{name}: {r.error}"
+        assert r.dataset == "ml-latest-small" and r.dataset_fallback is False
+    dot = results["02-dot-product-model"].metrics["val_rmse"]
+    bias = results["03-biases"].metrics["val_rmse"]
+    diy = results["05-diy-embedding-layer"].metrics["val_rmse"]
+    print(f"dot {dot:.4f}  bias {bias:.4f}  diy {diy:.4f}  total {sum(r.seconds for r in results.values()):.0f} s")
+    assert dot <= 1.10
+    assert bias <= 0.87
+    assert abs(diy - dot) <= 0.08
