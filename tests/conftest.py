@@ -29,7 +29,6 @@ def isolated_environment(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("EMBEDLIB_CACHE", str(tmp_path_factory.mktemp("cache")))
     monkeypatch.delenv("EMBEDLIB_DATA", raising=False)
     monkeypatch.delenv("EMBEDLIB_STRICT", raising=False)
-    monkeypatch.setenv("MPLBACKEND", "Agg")
 
 
 @pytest.fixture(autouse=True)
