@@ -58,7 +58,8 @@ def small_runs(tmp_path_factory):
     out = tmp_path_factory.mktemp("small")
     lessons = runner.find_lessons(LESSONS_DIR)
     results = runner.run_lessons(lessons, SMALL, out, progress=False, echo=lambda *_: None)
-    again = runner.execute_lesson(lessons[1], runner.check_overrides([lessons[1]], SMALL)[lessons[1].name],
+    lesson_2 = lessons[1]
+    again = runner.execute_lesson(lesson_2, runner.check_parameters(lesson_2, runner.params_for(lesson_2, SMALL)),
                                   out / "again.ipynb", progress=False)
     return {r.lesson: r for r in results}, again, json.loads((out / "summary.json").read_text())
 
