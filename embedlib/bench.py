@@ -62,14 +62,20 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
-def _fit_case(case: Case, dataset: str, seed: int, quick: bool) -> dict:
-    """Fit one case in this (fresh) process and measure it."""
+OTHER_BACKENDS = {"tensorflow": "tensorflow", "torch": "torch"}  # Keras backend name -> the module it needs
+
+
+def _fit_case(case: Case, dataset: str, seed: int, quick: bool, backend: str | None = None) -> dict:
+    """Fit one case in this (fresh) process and measure it; ``backend`` must be chosen before Keras is imported."""
+    if backend:
+        os.environ["KERAS_BACKEND"] = backend
     import embedlib
     from embedlib.baselines import BiasBaseline, SVDBaseline, global_mean_rmse
 
     data = embedlib.load_movielens(dataset, seed=seed)
     prep = embedlib.prepare(data, valid_frac=0.2, seed=seed)
-    row = {"model": case.name, "dataset": data.name, "fallback": data.is_fallback, "epochs": None}
+    label = f"{case.name} [{backend}]" if backend else case.name
+    row = {"model": label, "dataset": data.name, "fallback": data.is_fallback, "epochs": None}
     start = time.perf_counter()
     if case.name == "global mean":
         row["val_rmse"] = global_mean_rmse(prep)
@@ -102,9 +108,12 @@ def _fit_keras(settings: dict, prep, seed: int, quick: bool) -> dict:
                            embedding_layer=SimpleEmbedding, init_range=(-0.05, 0.05), seed=seed)
     else:
         model = simple_dot(prep.n_users, prep.n_movies, embedding_dim=s["embedding_dim"], seed=seed)
+    import keras
+
+    # Keras's PyTorch backend only runs one step per call.
+    steps = 1 if keras.backend.backend() == "torch" else s.get("steps_per_execution", 1)
     history = fit(model, prep, epochs=s["epochs"], batch_size=s["batch_size"], learning_rate=s["learning_rate"],
-                  patience=s["patience"], seed=seed, verbose=False,
-                  steps_per_execution=s.get("steps_per_execution", 1))
+                  patience=s["patience"], seed=seed, verbose=False, steps_per_execution=steps)
     return {"val_rmse": evaluate_rmse(model, prep), "epochs": len(history)}
 
 
@@ -122,10 +131,15 @@ def _fit_surprise(name: str, prep, seed: int) -> float:
     return rmse(prep.valid["rating"].to_numpy(), pred)
 
 
-def _one_fit(case: Case, dataset: str, seed: int, quick: bool) -> dict:
+def _one_fit(case: Case, dataset: str, seed: int, quick: bool, backend: str | None = None) -> dict:
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-        return pool.submit(_fit_case, case, dataset, seed, quick).result()
+        return pool.submit(_fit_case, case, dataset, seed, quick, backend).result()
+
+
+def installed_backends() -> list[str]:
+    """Keras backends besides JAX whose libraries are installed here."""
+    return [name for name, module in OTHER_BACKENDS.items() if find_spec(module) is not None]
 
 
 def run_benchmark(dataset: str = "ml-latest-small", repeats: int = 1, seed: int = 42, quick: bool = False,
@@ -148,6 +162,18 @@ def run_benchmark(dataset: str = "ml-latest-small", repeats: int = 1, seed: int 
                 row[key] = statistics.median(f[key] for f in fits)
         rows.append(row)
         echo(f"{case.name:<28} RMSE {row['val_rmse']:.4f}  fit {row['fit_seconds']:.1f} s")
+    for backend in installed_backends():  # the lessons' Keras models again, on each other installed backend
+        for case in (c for c in CASES if c.kind == "keras"):
+            try:
+                row = {**_one_fit(case, dataset, seed, quick, backend), "status": "ok", "repeats": 1,
+                       "description": f"{case.description}, Keras on {backend}"}
+            except Exception as exc:  # a backend that can't run a model is a row, not a crash
+                row = {"model": f"{case.name} [{backend}]", "status": f"failed: {type(exc).__name__}: {exc}"[:200],
+                       "description": case.description}
+                echo(f"{row['model']:<28} {row['status']}")
+            else:
+                echo(f"{row['model']:<28} RMSE {row['val_rmse']:.4f}  fit {row['fit_seconds']:.1f} s")
+            rows.append(row)
     reference = "surprise SVD" if has_surprise else "dot + biases (lesson 3)"
     ref_seconds = next(r["fit_seconds"] for r in rows if r["model"] == reference)
     for r in rows:

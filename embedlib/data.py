@@ -482,7 +482,7 @@ def _read_100k_layout(ratings_path: Path, movies_path: Path) -> tuple[pd.DataFra
 def _read_1m_layout(ratings_path: Path, movies_path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     # "::" as a separator forces pandas's slow Python engine; ":" with every other field kept is equivalent and fast.
     def read(**kw):
-        return pd.read_csv(ratings_path, sep=":", header=None, usecols=[0, 2, 4, 6], names=None, **kw).set_axis(
+        return pd.read_csv(ratings_path, sep=":", header=None, usecols=[0, 2, 4, 6], **kw).set_axis(
             list(RATINGS_COLUMNS), axis=1
         )
 

@@ -22,3 +22,19 @@ def test_quick_benchmark_has_every_row_and_saves_markdown_and_json(tmp_path, cap
     markdown = (tmp_path / "bench.md").read_text()
     assert markdown.count("\n| ") >= len(bench.CASES) + 2 and "Machine:" in markdown
     assert "| dot + biases, fast |" in capsys.readouterr().out
+
+
+def test_a_backend_that_fails_becomes_a_row_not_a_crash(monkeypatch):
+    monkeypatch.setattr(bench, "installed_backends", lambda: ["torch"])
+
+    def fit_or_fail(case, dataset, seed, quick, backend=None):
+        if backend:
+            raise ValueError("`steps_per_execution` must be 1 with the PyTorch backend")
+        return bench._fit_case(case, dataset, seed, quick)
+
+    monkeypatch.setattr(bench, "_one_fit", fit_or_fail)
+    result = bench.run_benchmark(dataset="synthetic", quick=True, echo=lambda *_: None)
+    torch_rows = [r for r in result["rows"] if r["model"].endswith("[torch]")]
+    assert len(torch_rows) == sum(c.kind == "keras" for c in bench.CASES)
+    assert all(r["status"].startswith("failed: ValueError") for r in torch_rows)
+    assert "| dot (lesson 2) [torch] | failed: ValueError" in bench.to_markdown(result)
