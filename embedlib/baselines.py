@@ -18,7 +18,19 @@ def global_mean_rmse(prep: Prepared) -> float:
     return rmse(prep.valid["rating"].to_numpy(), np.full(len(prep.valid), prep.train["rating"].mean()))
 
 
-class BiasBaseline:
+class _Baseline:
+    """What every baseline shares: validation RMSE from its own ``predict``."""
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        raise NotImplementedError
+
+    def rmse(self, prep: Prepared) -> float:
+        """Validation RMSE, clipped to the rating scale."""
+        pred = np.clip(self.predict(prep.valid), *prep.rating_range)
+        return rmse(prep.valid["rating"].to_numpy(), pred)
+
+
+class BiasBaseline(_Baseline):
     """``mean + user bias + movie bias``, fitted by regularised alternating least squares (as surprise's BaselineOnly).
 
     Ids never seen in training get a bias of 0.
@@ -47,13 +59,8 @@ class BiasBaseline:
         """Predictions for encoded rows."""
         return self.mean_ + self.user_bias_[frame["user"].to_numpy()] + self.movie_bias_[frame["movie"].to_numpy()]
 
-    def rmse(self, prep: Prepared) -> float:
-        """Validation RMSE, clipped to the rating scale."""
-        pred = np.clip(self.predict(prep.valid), *prep.rating_range)
-        return rmse(prep.valid["rating"].to_numpy(), pred)
 
-
-class SVDBaseline:
+class SVDBaseline(_Baseline):
     """Matrix factorisation the classical way: a truncated SVD of the user-centred users × movies ratings matrix.
 
     Missing ratings count as the user's mean (0 after centring), which is what makes plain SVD need a filled matrix
@@ -84,8 +91,3 @@ class SVDBaseline:
         """Predictions for encoded rows."""
         u, m = frame["user"].to_numpy(), frame["movie"].to_numpy()
         return self.user_mean_[u] + np.einsum("ij,ij->i", self.user_factors_[u], self.movie_factors_[m])
-
-    def rmse(self, prep: Prepared) -> float:
-        """Validation RMSE, clipped to the rating scale."""
-        pred = np.clip(self.predict(prep.valid), *prep.rating_range)
-        return rmse(prep.valid["rating"].to_numpy(), pred)

@@ -142,6 +142,17 @@ def installed_backends() -> list[str]:
     return [name for name, module in OTHER_BACKENDS.items() if find_spec(module) is not None]
 
 
+def _measure(fit_once, description: str, repeats: int, echo) -> dict:
+    """Fit ``repeats`` times; one row with the median of each measurement."""
+    fits = [fit_once() for _ in range(repeats)]
+    row = {**fits[0], "status": "ok", "description": description, "repeats": repeats}
+    for key in ("fit_seconds", "seconds_per_epoch", "peak_mb", "val_rmse"):
+        if fits[0].get(key) is not None:
+            row[key] = statistics.median(f[key] for f in fits)
+    echo(f"{row['model']:<28} RMSE {row['val_rmse']:.4f}  fit {row['fit_seconds']:.1f} s")
+    return row
+
+
 def run_benchmark(dataset: str = "ml-latest-small", repeats: int = 1, seed: int = 42, quick: bool = False,
                   echo=print) -> dict:
     """Fit every case ``repeats`` times; return rows with medians, the reference ratios and the goals."""
@@ -155,24 +166,16 @@ def run_benchmark(dataset: str = "ml-latest-small", repeats: int = 1, seed: int 
             continue
         # Quick mode (tests) fits in this process: seconds instead of a fresh JAX start per case.
         fit_one = _fit_case if quick else _one_fit
-        fits = [fit_one(case, dataset, seed, quick) for _ in range(repeats)]
-        row = {**fits[0], "status": "ok", "description": case.description, "repeats": repeats}
-        for key in ("fit_seconds", "seconds_per_epoch", "peak_mb", "val_rmse"):
-            if fits[0].get(key) is not None:
-                row[key] = statistics.median(f[key] for f in fits)
-        rows.append(row)
-        echo(f"{case.name:<28} RMSE {row['val_rmse']:.4f}  fit {row['fit_seconds']:.1f} s")
+        rows.append(_measure(lambda: fit_one(case, dataset, seed, quick), case.description, repeats, echo))
     for backend in installed_backends():  # the lessons' Keras models again, on each other installed backend
         for case in (c for c in CASES if c.kind == "keras"):
             try:
-                row = {**_one_fit(case, dataset, seed, quick, backend), "status": "ok", "repeats": 1,
-                       "description": f"{case.description}, Keras on {backend}"}
+                row = _measure(lambda: _one_fit(case, dataset, seed, quick, backend),
+                               f"{case.description}, Keras on {backend}", repeats, echo)
             except Exception as exc:  # a backend that can't run a model is a row, not a crash
                 row = {"model": f"{case.name} [{backend}]", "status": f"failed: {type(exc).__name__}: {exc}"[:200],
                        "description": case.description}
                 echo(f"{row['model']:<28} {row['status']}")
-            else:
-                echo(f"{row['model']:<28} RMSE {row['val_rmse']:.4f}  fit {row['fit_seconds']:.1f} s")
             rows.append(row)
     reference = "surprise SVD" if has_surprise else "dot + biases (lesson 3)"
     ref_seconds = next(r["fit_seconds"] for r in rows if r["model"] == reference)

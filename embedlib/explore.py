@@ -81,8 +81,7 @@ def without_top_components(vectors: pd.DataFrame, n: int = 1) -> pd.DataFrame:
 
 def movie_stats(prep: Prepared, movies: pd.DataFrame) -> pd.DataFrame:
     """Per movie in the encoder (index = movieId): title, genres, year, mean rating and number of ratings."""
-    ratings = pd.concat([prep.train, prep.valid])
-    stats = ratings.groupby("movieId")["rating"].agg(mean_rating="mean", n_ratings="size")
+    stats = prep.all_ratings.groupby("movieId")["rating"].agg(mean_rating="mean", n_ratings="size")
     table = movies.set_index("movieId").reindex(prep.movies.ids)
     table.index.name = "movieId"
     return table.join(stats)[["title", "genres", "year", "mean_rating", "n_ratings"]]
@@ -125,7 +124,7 @@ def recommend(model: keras.Model, prep: Prepared, stats: pd.DataFrame, user_id: 
     Returned with real movieIds as the index, never dense indices.
     """
     user = prep.users.encode(user_id)[0]
-    rated = pd.concat([prep.train, prep.valid]).query("userId == @user_id")["movieId"]
+    rated = prep.all_ratings.query("userId == @user_id")["movieId"]
     candidates = np.setdiff1d(prep.movies.ids, rated.to_numpy())
     frame = pd.DataFrame({"user": user, "movie": prep.movies.encode(candidates)})
     scores = pd.Series(predict(model, prep, frame), index=pd.Index(candidates, name="movieId"))

@@ -94,6 +94,11 @@ class Prepared:
         return len(self.movies)
 
     @property
+    def all_ratings(self) -> pd.DataFrame:
+        """Training and validation rows together."""
+        return pd.concat([self.train, self.valid])
+
+    @property
     def rating_range(self) -> tuple[float, float]:
         return (self.scale.low, self.scale.high)
 

@@ -137,7 +137,7 @@ def parse_value(text: str) -> object:
 def _check_range(name: str, value: object) -> str | None:
     if name == "dataset" and value not in DATASET_NAMES:
         return f"must be one of {', '.join(DATASET_NAMES)}"
-    if name in ("epochs", "batch_size", "embedding_dim", "patience", "top_n") and value < (0 if name == "patience" else 1):
+    if name in ("epochs", "batch_size", "embedding_dim", "patience") and value < (0 if name == "patience" else 1):
         return "must be a positive integer"
     if name == "valid_frac" and not 0 < value < 1:
         return "must be between 0 and 1"

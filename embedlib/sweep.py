@@ -85,10 +85,11 @@ class SweepResult:
 def _table(results: list[dict], swept: list[str]) -> pd.DataFrame:
     rows = []
     for r in results:
-        row = {"run": Path(r["notebook"]).stem, **{k: r["parameters"].get(k) for k in swept}}
-        row.update(seed=r["parameters"].get("seed"), status=r["status"], seconds=r["seconds"],
-                   dataset=r["dataset"], dataset_fallback=r["dataset_fallback"], **r["metrics"], error=r["error"])
-        rows.append(row)
+        rows.append({
+            "run": Path(r["notebook"]).stem, **{k: r["parameters"].get(k) for k in swept},
+            "seed": r["parameters"].get("seed"), "status": r["status"], "seconds": r["seconds"],
+            "dataset": r["dataset"], "dataset_fallback": r["dataset_fallback"], **r["metrics"], "error": r["error"],
+        })
     return pd.DataFrame(rows)
 
 
