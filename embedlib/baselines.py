@@ -39,7 +39,7 @@ class BiasBaseline(_Baseline):
     def __init__(self, reg_user: float = 15.0, reg_movie: float = 10.0, n_iter: int = 10) -> None:
         self.reg_user, self.reg_movie, self.n_iter = reg_user, reg_movie, n_iter
 
-    def fit(self, prep: Prepared) -> "BiasBaseline":
+    def fit(self, prep: Prepared) -> BiasBaseline:
         train = prep.train
         users, movies = train["user"].to_numpy(), train["movie"].to_numpy()
         ratings = train["rating"].to_numpy(dtype="float64")
@@ -70,7 +70,7 @@ class SVDBaseline(_Baseline):
     def __init__(self, n_components: int = 20, seed: int = 42) -> None:
         self.n_components, self.seed = n_components, seed
 
-    def fit(self, prep: Prepared) -> "SVDBaseline":
+    def fit(self, prep: Prepared) -> SVDBaseline:
         train = prep.train
         users, movies = train["user"].to_numpy(), train["movie"].to_numpy()
         ratings = train["rating"].to_numpy(dtype="float64")

@@ -40,16 +40,48 @@ CASES = [
     Case("surprise BaselineOnly", "surprise", "scikit-surprise, defaults"),
     Case("surprise SVD", "surprise", "scikit-surprise, defaults"),
     Case("dot (lesson 2)", "keras", "simple_dot at the lessons' defaults", {"model": "dot", **LESSON_DEFAULTS}),
-    Case("dot + biases (lesson 3)", "keras", "dot_with_bias at the lessons' defaults",
-         {"model": "bias", **LESSON_DEFAULTS}),
-    Case("DIY layer (lesson 5)", "keras", "simple_dot with SimpleEmbedding, init [-0.05, 0.05]",
-         {"model": "diy", **LESSON_DEFAULTS}),
-    Case("dot + biases, fast", "keras", "batch 1024, lr 0.01, L2 1e-5, 32 dims, steps_per_execution 8",
-         {"model": "bias", "embedding_dim": 32, "epochs": 30, "batch_size": 1024, "learning_rate": 0.01,
-          "patience": 2, "l2": 1e-5, "steps_per_execution": 8}),
-    Case("dot + biases, best found", "keras", "batch 256, lr 0.003, L2 3e-5, 32 dims, patience 3",
-         {"model": "bias", "embedding_dim": 32, "epochs": 30, "batch_size": 256, "learning_rate": 0.003,
-          "patience": 3, "l2": 3e-5, "steps_per_execution": 8}),
+    Case(
+        "dot + biases (lesson 3)",
+        "keras",
+        "dot_with_bias at the lessons' defaults",
+        {"model": "bias", **LESSON_DEFAULTS},
+    ),
+    Case(
+        "DIY layer (lesson 5)",
+        "keras",
+        "simple_dot with SimpleEmbedding, init [-0.05, 0.05]",
+        {"model": "diy", **LESSON_DEFAULTS},
+    ),
+    Case(
+        "dot + biases, fast",
+        "keras",
+        "batch 1024, lr 0.01, L2 1e-5, 32 dims, steps_per_execution 8",
+        {
+            "model": "bias",
+            "embedding_dim": 32,
+            "epochs": 30,
+            "batch_size": 1024,
+            "learning_rate": 0.01,
+            "patience": 2,
+            "l2": 1e-5,
+            "steps_per_execution": 8,
+        },
+    ),
+    Case(
+        "dot + biases, best found",
+        "keras",
+        "batch 256, lr 0.003, L2 3e-5, 32 dims, patience 3",
+        {
+            "model": "bias",
+            "embedding_dim": 32,
+            "epochs": 30,
+            "batch_size": 256,
+            "learning_rate": 0.003,
+            "patience": 3,
+            "l2": 3e-5,
+            "steps_per_execution": 8,
+        },
+    ),
 ]
 QUICK = {"epochs": 2, "batch_size": 512, "embedding_dim": 8, "learning_rate": 0.01}
 GOALS = {
@@ -101,19 +133,40 @@ def _fit_keras(settings: dict, prep, seed: int, quick: bool) -> dict:
 
     s = {**settings, **(QUICK if quick else {})}
     if s["model"] == "bias":
-        model = dot_with_bias(prep.n_users, prep.n_movies, embedding_dim=s["embedding_dim"], l2=s.get("l2", 0.0),
-                              rating_range=prep.rating_range, seed=seed)
+        model = dot_with_bias(
+            prep.n_users,
+            prep.n_movies,
+            embedding_dim=s["embedding_dim"],
+            l2=s.get("l2", 0.0),
+            rating_range=prep.rating_range,
+            seed=seed,
+        )
     elif s["model"] == "diy":
-        model = simple_dot(prep.n_users, prep.n_movies, embedding_dim=s["embedding_dim"],
-                           embedding_layer=SimpleEmbedding, init_range=(-0.05, 0.05), seed=seed)
+        model = simple_dot(
+            prep.n_users,
+            prep.n_movies,
+            embedding_dim=s["embedding_dim"],
+            embedding_layer=SimpleEmbedding,
+            init_range=(-0.05, 0.05),
+            seed=seed,
+        )
     else:
         model = simple_dot(prep.n_users, prep.n_movies, embedding_dim=s["embedding_dim"], seed=seed)
     import keras
 
     # Keras's PyTorch backend only runs one step per call.
     steps = 1 if keras.backend.backend() == "torch" else s.get("steps_per_execution", 1)
-    history = fit(model, prep, epochs=s["epochs"], batch_size=s["batch_size"], learning_rate=s["learning_rate"],
-                  patience=s["patience"], seed=seed, verbose=False, steps_per_execution=steps)
+    history = fit(
+        model,
+        prep,
+        epochs=s["epochs"],
+        batch_size=s["batch_size"],
+        learning_rate=s["learning_rate"],
+        patience=s["patience"],
+        seed=seed,
+        verbose=False,
+        steps_per_execution=steps,
+    )
     return {"val_rmse": evaluate_rmse(model, prep), "epochs": len(history)}
 
 
@@ -153,15 +206,17 @@ def _measure(fit_once, description: str, repeats: int, echo) -> dict:
     return row
 
 
-def run_benchmark(dataset: str = "ml-latest-small", repeats: int = 1, seed: int = 42, quick: bool = False,
-                  echo=print) -> dict:
+def run_benchmark(
+    dataset: str = "ml-latest-small", repeats: int = 1, seed: int = 42, quick: bool = False, echo=print
+) -> dict:
     """Fit every case ``repeats`` times; return rows with medians, the reference ratios and the goals."""
     has_surprise = find_spec("surprise") is not None
     rows = []
     for case in CASES:
         if case.kind == "surprise" and not has_surprise:
-            rows.append({"model": case.name, "status": "absent (pip install scikit-surprise)",
-                         "description": case.description})
+            rows.append(
+                {"model": case.name, "status": "absent (pip install scikit-surprise)", "description": case.description}
+            )
             echo(f"{case.name:<28} absent: scikit-surprise is not installed")
             continue
         # Quick mode (tests) fits in this process: seconds instead of a fresh JAX start per case.
@@ -170,11 +225,18 @@ def run_benchmark(dataset: str = "ml-latest-small", repeats: int = 1, seed: int 
     for backend in installed_backends():  # the lessons' Keras models again, on each other installed backend
         for case in (c for c in CASES if c.kind == "keras"):
             try:
-                row = _measure(lambda: _one_fit(case, dataset, seed, quick, backend),
-                               f"{case.description}, Keras on {backend}", repeats, echo)
+                row = _measure(
+                    lambda: _one_fit(case, dataset, seed, quick, backend),
+                    f"{case.description}, Keras on {backend}",
+                    repeats,
+                    echo,
+                )
             except Exception as exc:  # a backend that can't run a model is a row, not a crash
-                row = {"model": f"{case.name} [{backend}]", "status": f"failed: {type(exc).__name__}: {exc}"[:200],
-                       "description": case.description}
+                row = {
+                    "model": f"{case.name} [{backend}]",
+                    "status": f"failed: {type(exc).__name__}: {exc}"[:200],
+                    "description": case.description,
+                }
                 echo(f"{row['model']:<28} {row['status']}")
             rows.append(row)
     reference = "surprise SVD" if has_surprise else "dot + biases (lesson 3)"
@@ -182,8 +244,15 @@ def run_benchmark(dataset: str = "ml-latest-small", repeats: int = 1, seed: int 
     for r in rows:
         if r["status"] == "ok":
             r["time_ratio"] = r["fit_seconds"] / ref_seconds
-    return {"dataset": dataset, "seed": seed, "quick": quick, "reference": reference, "rows": rows,
-            "goals": _goals(rows, has_surprise), "machine": _machine()}
+    return {
+        "dataset": dataset,
+        "seed": seed,
+        "quick": quick,
+        "reference": reference,
+        "rows": rows,
+        "goals": _goals(rows, has_surprise),
+        "machine": _machine(),
+    }
 
 
 def _goals(rows: list[dict], has_surprise: bool) -> list[dict]:
@@ -195,23 +264,47 @@ def _goals(rows: list[dict], has_surprise: bool) -> list[dict]:
     fast = by_name["dot + biases, fast"]
     if has_surprise:
         svd = by_name["surprise SVD"]
-        goals.append({"goal": "fast configuration beats surprise SVD on RMSE", "value": fast["val_rmse"],
-                      "met": fast["val_rmse"] < svd["val_rmse"], "margin": svd["val_rmse"] - fast["val_rmse"]})
-        goals.append({"goal": "fast configuration fits no slower than surprise SVD", "value": fast["fit_seconds"],
-                      "met": fast["fit_seconds"] <= svd["fit_seconds"],
-                      "margin": svd["fit_seconds"] - fast["fit_seconds"]})
+        goals.append(
+            {
+                "goal": "fast configuration beats surprise SVD on RMSE",
+                "value": fast["val_rmse"],
+                "met": fast["val_rmse"] < svd["val_rmse"],
+                "margin": svd["val_rmse"] - fast["val_rmse"],
+            }
+        )
+        goals.append(
+            {
+                "goal": "fast configuration fits no slower than surprise SVD",
+                "value": fast["fit_seconds"],
+                "met": fast["fit_seconds"] <= svd["fit_seconds"],
+                "margin": svd["fit_seconds"] - fast["fit_seconds"],
+            }
+        )
     else:
-        goals.append({"goal": "fast configuration vs surprise SVD", "value": None, "met": None,
-                      "margin": None, "note": "not measured: scikit-surprise is not installed"})
+        goals.append(
+            {
+                "goal": "fast configuration vs surprise SVD",
+                "value": None,
+                "met": None,
+                "margin": None,
+                "note": "not measured: scikit-surprise is not installed",
+            }
+        )
     return goals
 
 
 def _machine() -> dict:
     from importlib.metadata import version
 
-    return {"python": platform.python_version(), "platform": platform.platform(), "cores": os.cpu_count(),
-            "processor": platform.processor() or platform.machine(), "keras": version("keras"),
-            "backend": os.environ.get("KERAS_BACKEND", "jax"), "jax": version("jax")}
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cores": os.cpu_count(),
+        "processor": platform.processor() or platform.machine(),
+        "keras": version("keras"),
+        "backend": os.environ.get("KERAS_BACKEND", "jax"),
+        "jax": version("jax"),
+    }
 
 
 def step_profile(table_rows: tuple[int, ...] = (100, 10_000, 100_000), n: int = 32_000, seed: int = 0) -> list[dict]:
@@ -236,8 +329,13 @@ def step_profile(table_rows: tuple[int, ...] = (100, 10_000, 100_000), n: int = 
             model.fit(x, y, batch_size=32, epochs=1, verbose=0)  # compile and warm up
             start = time.perf_counter()
             model.fit(x, y, batch_size=32, epochs=1, verbose=0)
-            rows.append({"movie_rows": size, "optimizer": optimizer,
-                         "ms_per_step": (time.perf_counter() - start) / (n / 32) * 1000})
+            rows.append(
+                {
+                    "movie_rows": size,
+                    "optimizer": optimizer,
+                    "ms_per_step": (time.perf_counter() - start) / (n / 32) * 1000,
+                }
+            )
     return rows
 
 
@@ -266,16 +364,24 @@ def to_markdown(result: dict) -> str:
         else:
             lines.append(f"| {g['goal']} | {g['value']:.4f} | {'yes' if g['met'] else 'NO'} | {g['margin']:+.4f} |")
     if result.get("step_profile"):
-        lines += ["", "Milliseconds per training step at batch 32 (simple_dot, 64 dims) by size of the movie table:", "",
-                  "| movie rows | Adam | SGD |", "|---|---|---|"]
+        lines += [
+            "",
+            "Milliseconds per training step at batch 32 (simple_dot, 64 dims) by size of the movie table:",
+            "",
+            "| movie rows | Adam | SGD |",
+            "|---|---|---|",
+        ]
         by_rows: dict = {}
         for p in result["step_profile"]:
             by_rows.setdefault(p["movie_rows"], {})[p["optimizer"]] = p["ms_per_step"]
         for size, t in by_rows.items():
             lines.append(f"| {size:,} | {t['adam']:.3f} | {t['sgd']:.3f} |")
     m = result["machine"]
-    lines += ["", f"Machine: {m['cores']} cores, {m['processor']}, {m['platform']}; Python {m['python']}, "
-                  f"Keras {m['keras']} on {m['backend']} (jax {m['jax']})."]
+    lines += [
+        "",
+        f"Machine: {m['cores']} cores, {m['processor']}, {m['platform']}; Python {m['python']}, "
+        f"Keras {m['keras']} on {m['backend']} (jax {m['jax']}).",
+    ]
     return "\n".join(lines)
 
 

@@ -64,8 +64,15 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from embedlib import sweep
 
     grid = {name: [runner.parse_value(v) for v in values] for name, *values in args.param}
-    return sweep.main(args.lesson, grid, repeat=args.repeat, workers=args.workers, output_dir=Path(args.output_dir),
-                      yes=args.yes, base_params=_overrides(None, args.param_file))
+    return sweep.main(
+        args.lesson,
+        grid,
+        repeat=args.repeat,
+        workers=args.workers,
+        output_dir=Path(args.output_dir),
+        yes=args.yes,
+        base_params=_overrides(None, args.param_file),
+    )
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -121,8 +128,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     sweep = sub.add_parser("sweep", help="run a lesson over a grid of parameters")
     sweep.add_argument("lesson", help="lesson name or number")
-    sweep.add_argument("-p", "--param", nargs="+", action="append", required=True, metavar="NAME V1 V2",
-                       help="a parameter and the values to try")
+    sweep.add_argument(
+        "-p",
+        "--param",
+        nargs="+",
+        action="append",
+        required=True,
+        metavar="NAME V1 V2",
+        help="a parameter and the values to try",
+    )
     sweep.add_argument("-f", "--param-file", action="append", help="YAML file of fixed parameters for every run")
     sweep.add_argument("--repeat", type=int, default=1, help="runs per grid point, each with its own seed")
     sweep.add_argument("--workers", type=int, default=None, help="runs at once (default: number of cores)")

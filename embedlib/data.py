@@ -19,9 +19,9 @@ import re
 import shutil
 import tempfile
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -340,7 +340,9 @@ def _find_dataset_folder(unpacked: Path, spec: DatasetSpec) -> Path:
     for candidate in [unpacked, *sorted(p for p in unpacked.rglob("*") if p.is_dir())]:
         if (candidate / ratings_file).is_file():
             return candidate
-    raise DatasetError(f"The {spec.name} archive from {spec.url} holds no {ratings_file}. Report it: the layout changed.")
+    raise DatasetError(
+        f"The {spec.name} archive from {spec.url} holds no {ratings_file}. Report it: the layout changed."
+    )
 
 
 def read_movielens_folder(
@@ -495,9 +497,7 @@ def _read_1m_layout(ratings_path: Path, movies_path: Path) -> tuple[pd.DataFrame
     with open(movies_path, encoding="latin-1") as f:
         rows = [line.rstrip("\r\n").split("::", 2) for line in f if line.strip()]
     if any(len(r) != 3 for r in rows):
-        raise DatasetError(
-            f"{movies_path.name} in {movies_path.parent} has lines that are not MovieID::Title::Genres."
-        )
+        raise DatasetError(f"{movies_path.name} in {movies_path.parent} has lines that are not MovieID::Title::Genres.")
     movies = pd.DataFrame(rows, columns=list(MOVIES_COLUMNS))
     return ratings, _with_year(_numeric_movie_ids(movies, movies_path))
 

@@ -10,7 +10,9 @@ __all__ = ["ScaledSigmoid", "SimpleEmbedding"]
 
 def _positive_int(name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r} (of type {type(value).__name__}).")
+        raise ValueError(
+            f"`{name}` must be a positive integer. Received: {name}={value!r} (of type {type(value).__name__})."
+        )
     return value
 
 

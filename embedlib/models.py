@@ -50,7 +50,11 @@ def simple_dot(
         embedding_layer: the lookup layer class, e.g. ``keras.layers.Embedding`` or ``SimpleEmbedding``.
         seed: seeds the initialisers, for reproducible runs.
     """
-    _positive_int("n_users", n_users), _positive_int("n_movies", n_movies), _positive_int("embedding_dim", embedding_dim)
+    (
+        _positive_int("n_users", n_users),
+        _positive_int("n_movies", n_movies),
+        _positive_int("embedding_dim", embedding_dim),
+    )
     user, movie = _inputs()
     u = _embedding(embedding_layer, n_users + 1, embedding_dim, init_range, _seed(seed, 0), "user_embedding")(user)
     m = _embedding(embedding_layer, n_movies + 1, embedding_dim, init_range, _seed(seed, 1), "movie_embedding")(movie)
@@ -78,7 +82,11 @@ def dot_with_bias(
         l2: L2 penalty on the user and movie vectors (0 in the tutorial; the benchmark's tuned configurations use it).
         The other arguments are as for ``simple_dot``.
     """
-    _positive_int("n_users", n_users), _positive_int("n_movies", n_movies), _positive_int("embedding_dim", embedding_dim)
+    (
+        _positive_int("n_users", n_users),
+        _positive_int("n_movies", n_movies),
+        _positive_int("embedding_dim", embedding_dim),
+    )
     _check_rate("user_dropout", user_dropout), _check_rate("movie_dropout", movie_dropout)
     user, movie = _inputs()
     u = _embedding(embedding_layer, n_users + 1, embedding_dim, init_range, _seed(seed, 0), "user_embedding", l2)(user)

@@ -45,8 +45,13 @@ def plot_count_distribution(
     who = "user" if by == "userId" else "movie"
     bins = np.logspace(0, np.log10(counts.max()) + 0.05, 30)
     ax.hist(counts, bins=bins, **{"color": "tab:orange" if who == "movie" else "tab:blue", **kwargs})
-    ax.set(xscale="log", yscale="log", title=f"Ratings per {who} (median {counts.median():.0f})",
-           xlabel=f"number of ratings per {who} (log scale)", ylabel=f"number of {who}s (log scale)")
+    ax.set(
+        xscale="log",
+        yscale="log",
+        title=f"Ratings per {who} (median {counts.median():.0f})",
+        xlabel=f"number of ratings per {who} (log scale)",
+        ylabel=f"number of {who}s (log scale)",
+    )
     return ax
 
 
@@ -66,8 +71,13 @@ def plot_history(
     for i, (name, value) in enumerate((references or {}).items()):
         ax.axhline(value, linestyle="--", color=f"C{i + 2}", label=f"{name} ({value:.3f})")
     best = history[f"val_{metric}"].idxmin()
-    ax.annotate("best", (history["epoch"][best], history[f"val_{metric}"][best]), textcoords="offset points",
-                xytext=(0, 8), ha="center")
+    ax.annotate(
+        "best",
+        (history["epoch"][best], history[f"val_{metric}"][best]),
+        textcoords="offset points",
+        xytext=(0, 8),
+        ha="center",
+    )
     ax.set(title=title, xlabel="epoch", ylabel=f"{metric.upper()} (stars)")
     ax.set_xticks(history["epoch"])
     ax.legend()
@@ -91,8 +101,7 @@ def plot_embedding_heatmap(
 ) -> plt.Axes:
     """Heatmap of a few embedding vectors, one row per item."""
     ax = _ax(ax)
-    sns.heatmap(matrix, ax=ax, yticklabels=labels, cmap="vlag", center=0,
-                cbar_kws={"label": "weight"}, **kwargs)
+    sns.heatmap(matrix, ax=ax, yticklabels=labels, cmap="vlag", center=0, cbar_kws={"label": "weight"}, **kwargs)
     ax.set(title=title or f"Embeddings of the first {len(labels)} movies", xlabel="embedding dimension", ylabel="movie")
     return ax
 
@@ -110,8 +119,11 @@ def plot_scree(explained_ratio: np.ndarray, *, ax: plt.Axes | None = None, n: in
     ax = _ax(ax)
     shown = np.asarray(explained_ratio)[:n]
     ax.bar(np.arange(1, len(shown) + 1), shown * 100, **{"color": "tab:green", **kwargs})
-    ax.set(title="Scree plot: variance explained per component", xlabel="principal component",
-           ylabel="variance explained (%)")
+    ax.set(
+        title="Scree plot: variance explained per component",
+        xlabel="principal component",
+        ylabel="variance explained (%)",
+    )
     ax.set_xticks(np.arange(1, len(shown) + 1))
     return ax
 
@@ -122,16 +134,21 @@ def plot_pc_map(
     """Movies on their first two principal components, coloured by mean rating, with some titles written on."""
     ax = _ax(ax)
     popular = table[table["n_ratings"] > min_ratings]
-    points = ax.scatter(popular["PC1"], popular["PC2"], c=popular["mean_rating"], cmap="viridis", s=8, alpha=0.6,
-                        **kwargs)
+    points = ax.scatter(
+        popular["PC1"], popular["PC2"], c=popular["mean_rating"], cmap="viridis", s=8, alpha=0.6, **kwargs
+    )
     plt.colorbar(points, ax=ax, label="mean rating (stars)")
     for title in label_titles:
         row = popular[popular["title"] == title]
         if len(row):
-            ax.annotate(title, (row["PC1"].iloc[0], row["PC2"].iloc[0]), fontsize=8,
-                        xytext=(3, 3), textcoords="offset points")
-    ax.set(title=f"Movies on the first two principal components (rated > {min_ratings} times)",
-           xlabel="PC1 score", ylabel="PC2 score")
+            ax.annotate(
+                title, (row["PC1"].iloc[0], row["PC2"].iloc[0]), fontsize=8, xytext=(3, 3), textcoords="offset points"
+            )
+    ax.set(
+        title=f"Movies on the first two principal components (rated > {min_ratings} times)",
+        xlabel="PC1 score",
+        ylabel="PC2 score",
+    )
     return ax
 
 
@@ -140,8 +157,11 @@ def plot_bias_vs_mean(table: pd.DataFrame, *, ax: plt.Axes | None = None, min_ra
     ax = _ax(ax)
     popular = table[table["n_ratings"] > min_ratings]
     ax.scatter(popular["mean_rating"], popular["bias"], s=8, alpha=0.5, **kwargs)
-    ax.set(title=f"Learned movie bias vs mean rating (movies rated > {min_ratings} times)",
-           xlabel="mean rating (stars)", ylabel="learned movie bias (before the sigmoid)")
+    ax.set(
+        title=f"Learned movie bias vs mean rating (movies rated > {min_ratings} times)",
+        xlabel="mean rating (stars)",
+        ylabel="learned movie bias (before the sigmoid)",
+    )
     return ax
 
 
@@ -150,8 +170,11 @@ def plot_factor_recovery(recovery, *, ax: plt.Axes | None = None, factor: int = 
     ax = _ax(ax)
     ax.scatter(recovery.planted[:, factor], recovery.aligned[:, factor], s=6, alpha=0.4, **kwargs)
     corr = ", ".join(f"{c:.2f}" for c in recovery.correlations)
-    ax.set(title=f"Planted vs learned factor {factor} (after alignment)\ncorrelation per factor: {corr}",
-           xlabel=f"planted factor {factor}", ylabel=f"learned factor {factor}, aligned")
+    ax.set(
+        title=f"Planted vs learned factor {factor} (after alignment)\ncorrelation per factor: {corr}",
+        xlabel=f"planted factor {factor}",
+        ylabel=f"learned factor {factor}, aligned",
+    )
     return ax
 
 

@@ -104,7 +104,9 @@ class Prepared:
 
     def inputs(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
         """The model inputs for the rows of ``frame``, checked to lie inside the embedding tables."""
-        return checked_inputs(frame["user"].to_numpy(), frame["movie"].to_numpy(), self.users.n_rows, self.movies.n_rows)
+        return checked_inputs(
+            frame["user"].to_numpy(), frame["movie"].to_numpy(), self.users.n_rows, self.movies.n_rows
+        )
 
     def targets(self, frame: pd.DataFrame) -> np.ndarray:
         """Ratings as a float32 column of shape (n, 1), the shape the models output."""

@@ -85,11 +85,19 @@ class SweepResult:
 def _table(results: list[dict], swept: list[str]) -> pd.DataFrame:
     rows = []
     for r in results:
-        rows.append({
-            "run": Path(r["notebook"]).stem, **{k: r["parameters"].get(k) for k in swept},
-            "seed": r["parameters"].get("seed"), "status": r["status"], "seconds": r["seconds"],
-            "dataset": r["dataset"], "dataset_fallback": r["dataset_fallback"], **r["metrics"], "error": r["error"],
-        })
+        rows.append(
+            {
+                "run": Path(r["notebook"]).stem,
+                **{k: r["parameters"].get(k) for k in swept},
+                "seed": r["parameters"].get("seed"),
+                "status": r["status"],
+                "seconds": r["seconds"],
+                "dataset": r["dataset"],
+                "dataset_fallback": r["dataset_fallback"],
+                **r["metrics"],
+                "error": r["error"],
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -129,13 +137,20 @@ def run_sweep(
     own_executor = executor is None
     if own_executor and todo:
         workers = workers or os.cpu_count() or 1
-        executor = ProcessPoolExecutor(max_workers=min(workers, len(todo)),
-                                       mp_context=multiprocessing.get_context("spawn"))
+        executor = ProcessPoolExecutor(
+            max_workers=min(workers, len(todo)), mp_context=multiprocessing.get_context("spawn")
+        )
     try:
-        futures = {executor.submit(_execute, lesson, params, str(runs_dir / f"{name}.ipynb")): name
-                   for name, params in todo}
-        bar = tqdm(total=len(runs), initial=len(runs) - len(todo), desc=f"sweep {lesson.name}", unit="run",
-                   disable=not progress)
+        futures = {
+            executor.submit(_execute, lesson, params, str(runs_dir / f"{name}.ipynb")): name for name, params in todo
+        }
+        bar = tqdm(
+            total=len(runs),
+            initial=len(runs) - len(todo),
+            desc=f"sweep {lesson.name}",
+            unit="run",
+            disable=not progress,
+        )
         for future in as_completed(futures):
             name = futures[future]
             try:
@@ -166,8 +181,16 @@ def run_sweep(
     return SweepResult(table, figure, executed=len(todo), output_dir=output_dir)
 
 
-def main(lesson_name: str, grid: dict[str, list], *, repeat: int, workers: int | None, output_dir: Path, yes: bool,
-         base_params: dict) -> int:
+def main(
+    lesson_name: str,
+    grid: dict[str, list],
+    *,
+    repeat: int,
+    workers: int | None,
+    output_dir: Path,
+    yes: bool,
+    base_params: dict,
+) -> int:
     """The ``embedlib sweep`` command: run, then print the best runs and where everything is."""
     lesson = runner.select_lessons([lesson_name], runner.find_lessons())[0]
     result = run_sweep(lesson, grid, output_dir, repeat=repeat, workers=workers, base_params=base_params, yes=yes)

@@ -62,7 +62,9 @@ def write_small(folder: Path, ratings: str | None = None, movies: str | None = N
     """A tiny ml-latest-small-shaped folder; pass text to replace either file."""
     target = folder / "ml-latest-small"
     target.mkdir(parents=True, exist_ok=True)
-    (target / "ratings.csv").write_text(ratings if ratings is not None else "\n".join([RATINGS_HEADER, *RATINGS_ROWS]) + "\n")
+    (target / "ratings.csv").write_text(
+        ratings if ratings is not None else "\n".join([RATINGS_HEADER, *RATINGS_ROWS]) + "\n"
+    )
     (target / "movies.csv").write_text(movies if movies is not None else MOVIES_CSV)
     return target
 

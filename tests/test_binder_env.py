@@ -24,8 +24,9 @@ def test_repo2docker_plans_the_image_from_binder():
     repo2docker = shutil.which("repo2docker") or str(Path(sys.executable).with_name("repo2docker"))
     if not Path(repo2docker).exists():
         pytest.skip("needs jupyter-repo2docker (pip install -e '.[test]')")
-    plan = subprocess.run([repo2docker, "--no-build", "--debug", str(ROOT)], capture_output=True, text=True,
-                          timeout=300)
+    plan = subprocess.run(
+        [repo2docker, "--no-build", "--debug", str(ROOT)], capture_output=True, text=True, timeout=300
+    )
     assert plan.returncode == 0, plan.stderr[-2000:]
     text = plan.stdout + plan.stderr
     assert "Building conda environment for python=3.11" in text
@@ -46,8 +47,11 @@ def test_an_environment_built_only_from_binder_runs_the_first_lesson(tmp_path):
     venv = tmp_path / "binder-venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = str(venv / "bin" / "python")
-    install = subprocess.run([python, "-m", "pip", "install", "--quiet", "-r", str(ROOT / "binder" / "requirements.txt")],
-                             capture_output=True, text=True)
+    install = subprocess.run(
+        [python, "-m", "pip", "install", "--quiet", "-r", str(ROOT / "binder" / "requirements.txt")],
+        capture_output=True,
+        text=True,
+    )
     assert install.returncode == 0, install.stderr[-2000:]
     step = post_build_install_step()
     done = subprocess.run([python, *step[1:]], cwd=ROOT, capture_output=True, text=True)
@@ -56,9 +60,21 @@ def test_an_environment_built_only_from_binder_runs_the_first_lesson(tmp_path):
     env = {**os.environ, "KERAS_BACKEND": "jax"}
     params = [] if REAL_DATA_HOME else ["-p", "dataset", "synthetic"]
     out = tmp_path / "out"
-    run = subprocess.run([str(venv / "bin" / "embedlib"), "run", "01", "--output-dir", str(out), "--no-progress",
-                          *params], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    run = subprocess.run(
+        [str(venv / "bin" / "embedlib"), "run", "01", "--output-dir", str(out), "--no-progress", *params],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     assert (out / "01-embeddings-intro.ipynb").exists()
-    assert str(venv) in subprocess.run([python, "-c", "import embedlib; print(embedlib.__file__, __import__('sys').prefix)"],
-                                       capture_output=True, text=True).stdout
+    assert (
+        str(venv)
+        in subprocess.run(
+            [python, "-c", "import embedlib; print(embedlib.__file__, __import__('sys').prefix)"],
+            capture_output=True,
+            text=True,
+        ).stdout
+    )

@@ -25,8 +25,15 @@ from conftest import REAL_DATA_HOME
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def free_port() -> int:
@@ -47,8 +54,12 @@ def jupyter_lab(tmp_path):
                 cell.outputs, cell.execution_count = [], None
         nbformat.write(nb, path)
     port, token = free_port(), secrets.token_hex(16)
-    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "config"), "JUPYTER_RUNTIME_DIR": str(tmp_path / "rt"),
-           "KERAS_BACKEND": "jax"}
+    env = {
+        **os.environ,
+        "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
+        "JUPYTER_RUNTIME_DIR": str(tmp_path / "rt"),
+        "KERAS_BACKEND": "jax",
+    }
     env.pop("MPLBACKEND", None)  # a kernel told to use Agg would draw no inline figures
     if REAL_DATA_HOME:
         env["EMBEDLIB_DATA"] = REAL_DATA_HOME
@@ -59,10 +70,22 @@ def jupyter_lab(tmp_path):
     overrides.setdefault("@jupyterlab/notebook-extension:tracker", {})["windowingMode"] = "none"
     (settings / "overrides.json").write_text(json.dumps(overrides))
     server = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", "--ip=127.0.0.1", f"--port={port}",
-         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", f"--LabApp.user_settings_dir={settings}",
-         f"--LabApp.app_settings_dir={settings}"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            "--allow-root",
+            "--ip=127.0.0.1",
+            f"--port={port}",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={root}",
+            f"--LabApp.user_settings_dir={settings}",
+            f"--LabApp.app_settings_dir={settings}",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -84,8 +107,10 @@ def jupyter_lab(tmp_path):
 def test_lesson_one_runs_in_jupyterlab_in_chromium(jupyter_lab):
     sync_api = pytest.importorskip("playwright.sync_api", reason="needs Playwright for Python (pip install playwright)")
     if not Path(CHROMIUM).exists():
-        pytest.skip("needs Debian's Chromium at /usr/bin/chromium (apt-get install chromium); Playwright cannot "
-                    "download its own browser here")
+        pytest.skip(
+            "needs Debian's Chromium at /usr/bin/chromium (apt-get install chromium); Playwright cannot "
+            "download its own browser here"
+        )
     url, token, root = jupyter_lab
     notebook = root / "01-embeddings-intro.ipynb"
     to_run = sum(1 for c in nbformat.read(notebook, as_version=4).cells if c.cell_type == "code" and c.source.strip())
@@ -96,8 +121,9 @@ def test_lesson_one_runs_in_jupyterlab_in_chromium(jupyter_lab):
         page.goto(f"{url}/lab/tree/01-embeddings-intro.ipynb?token={token}")
         page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
         # The toolbar says idle before a kernel exists; the status bar says so only once the kernel is ready.
-        page.wait_for_function("document.querySelector('#jp-main-statusbar')?.innerText.includes('| Idle')",
-                               timeout=90_000)
+        page.wait_for_function(
+            "document.querySelector('#jp-main-statusbar')?.innerText.includes('| Idle')", timeout=90_000
+        )
         page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
         page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
         deadline = time.time() + 240
@@ -124,7 +150,8 @@ def test_lesson_one_runs_in_jupyterlab_in_chromium(jupyter_lab):
     saved_outputs = [o for c in saved.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in saved_outputs if o.output_type == "error"]
     assert sum("image/png" in o.get("data", {}) for o in saved_outputs) >= 2, [
-        (o.output_type, list(o.get("data", {}))) for o in saved_outputs]
+        (o.output_type, list(o.get("data", {}))) for o in saved_outputs
+    ]
     assert "Traceback (most recent call last)" not in outputs, outputs[-3000:]
     assert images >= 2, f"expected the lesson's figures, found {images} images"
     if REAL_DATA_HOME:

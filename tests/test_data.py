@@ -58,7 +58,9 @@ def test_environment_variable_points_at_the_folder(small_folder, monkeypatch):
 
 
 def test_a_copy_that_is_not_the_known_release_loads_with_a_warning(small_folder):
-    with pytest.warns(UnknownVersionWarning, match="not the known ml-latest-small release.*ratings: 7, expected 100,836"):
+    with pytest.warns(
+        UnknownVersionWarning, match="not the known ml-latest-small release.*ratings: 7, expected 100,836"
+    ):
         data = load_movielens(data_home=small_folder.parent)
     assert not data.known_version
 
@@ -66,13 +68,37 @@ def test_a_copy_that_is_not_the_known_release_loads_with_a_warning(small_folder)
 @pytest.mark.parametrize(
     "ratings, movies, message",
     [
-        ("userId,movie,rating,timestamp\n1,1,4.0,1\n", None, r"columns \['userId', 'movie', 'rating', 'timestamp'\].*missing: movieId"),
-        ("1,31,2.5,1260759144\n1,1,4.0,1\n", None, r"no header row \(first line: '1,31,2.5,1260759144'\).*Expected columns: userId, movieId, rating, timestamp"),
-        (f"{RATINGS_HEADER}\n1,1,4.0,1\n1,2,7.0,2\n", None, r"1 ratings are outside the scale 0.5-5 .*first: 7 in data row 2"),
+        (
+            "userId,movie,rating,timestamp\n1,1,4.0,1\n",
+            None,
+            r"columns \['userId', 'movie', 'rating', 'timestamp'\].*missing: movieId",
+        ),
+        (
+            "1,31,2.5,1260759144\n1,1,4.0,1\n",
+            None,
+            r"no header row \(first line: '1,31,2.5,1260759144'\).*Expected columns: userId, movieId, rating, timestamp",
+        ),
+        (
+            f"{RATINGS_HEADER}\n1,1,4.0,1\n1,2,7.0,2\n",
+            None,
+            r"1 ratings are outside the scale 0.5-5 .*first: 7 in data row 2",
+        ),
         (f"{RATINGS_HEADER}\n1,1,4.0,1\n1,2,3.25,2\n", None, r"outside the scale 0.5-5 in steps of 0.5"),
-        (f"{RATINGS_HEADER}\n1,1,4.0,1\n1,2,four,2\n", None, r"column 'rating' has a value that is not a number \('four' in data row 2\)"),
-        (f"{RATINGS_HEADER}\n1,1,4.0,1\nx,2,4.0,2\n", None, r"column 'userId' has a value that is not a number \('x' in data row 2\)"),
-        (f"{RATINGS_HEADER}\n1,1,4.0,1\n1,,4.0,2\n", None, r"column 'movieId' has a value that is not a number \('' in data row 2\)"),
+        (
+            f"{RATINGS_HEADER}\n1,1,4.0,1\n1,2,four,2\n",
+            None,
+            r"column 'rating' has a value that is not a number \('four' in data row 2\)",
+        ),
+        (
+            f"{RATINGS_HEADER}\n1,1,4.0,1\nx,2,4.0,2\n",
+            None,
+            r"column 'userId' has a value that is not a number \('x' in data row 2\)",
+        ),
+        (
+            f"{RATINGS_HEADER}\n1,1,4.0,1\n1,,4.0,2\n",
+            None,
+            r"column 'movieId' has a value that is not a number \('' in data row 2\)",
+        ),
         ("", None, r"ratings.csv in .* is empty"),
         (f"{RATINGS_HEADER}\n", None, r"ratings.csv in .* has a header but no rows"),
         (None, "movieId,name,genres\n1,Toy Story (1995),Comedy\n", r"movies.csv .*\(missing: title"),
@@ -82,8 +108,19 @@ def test_a_copy_that_is_not_the_known_release_loads_with_a_warning(small_folder)
             r"1 ratings reference movies missing from movies.csv \(first: data row 8, userId=999, movieId=999999\)",
         ),
     ],
-    ids=["misnamed-column", "no-header", "out-of-range", "off-step", "non-numeric", "non-numeric-id", "missing-value",
-         "empty-file", "header-only", "movies-columns", "fabricated-row"],
+    ids=[
+        "misnamed-column",
+        "no-header",
+        "out-of-range",
+        "off-step",
+        "non-numeric",
+        "non-numeric-id",
+        "missing-value",
+        "empty-file",
+        "header-only",
+        "movies-columns",
+        "fabricated-row",
+    ],
 )
 def test_bad_input_raises_a_dataset_error_that_says_what_is_wrong(tmp_path, ratings, movies, message):
     folder = write_small(tmp_path, ratings=ratings, movies=movies)
@@ -102,7 +139,9 @@ def test_missing_file_says_which_and_how_to_fix(small_folder):
 
 
 def test_unknown_dataset_name_lists_the_valid_ones():
-    with pytest.raises(DatasetError, match=r"Unknown dataset 'ml-5m'.*ml-latest-small, ml-100k, ml-1m, ml-25m, synthetic"):
+    with pytest.raises(
+        DatasetError, match=r"Unknown dataset 'ml-5m'.*ml-latest-small, ml-100k, ml-1m, ml-25m, synthetic"
+    ):
         load_movielens("ml-5m")
 
 
@@ -145,7 +184,9 @@ def test_ml_1m_parser(tmp_path):
     folder.mkdir()
     (folder / "ratings.dat").write_text("1::1193::5::978300760\n1::661::3::978302109\n2::1193::4::978298413\n")
     (folder / "movies.dat").write_bytes(
-        "1193::One Flew Over the Cuckoo's Nest (1975)::Drama\n661::Am\u00e9lie: a test (1996)::Animation|Children's\n".encode("latin-1")
+        "1193::One Flew Over the Cuckoo's Nest (1975)::Drama\n661::Am\u00e9lie: a test (1996)::Animation|Children's\n".encode(
+            "latin-1"
+        )
     )
     with pytest.warns(UnknownVersionWarning):
         data = load_movielens("ml-1m", data_home=tmp_path)
@@ -299,7 +340,10 @@ def test_synthetic_ratings_follow_the_planted_factors():
     users = p.users.loc[data.ratings["userId"]]
     movies = p.movies.loc[data.ratings["movieId"]]
     f = p.factor_columns
-    expected = p.global_mean + users["bias"].to_numpy() + movies["bias"].to_numpy() + np.einsum(
-        "ij,ij->i", users[f].to_numpy(), movies[f].to_numpy()
+    expected = (
+        p.global_mean
+        + users["bias"].to_numpy()
+        + movies["bias"].to_numpy()
+        + np.einsum("ij,ij->i", users[f].to_numpy(), movies[f].to_numpy())
     )
     assert np.corrcoef(expected, data.ratings["rating"])[0, 1] > 0.7

@@ -20,8 +20,14 @@ LESSONS_DIR = Path(__file__).resolve().parents[1] / "lessons"
 LESSONS = sorted(LESSONS_DIR.glob("[0-9]*.ipynb"))
 COMMON = {"dataset", "seed"}
 TRAINING = {"valid_frac", "embedding_dim", "epochs", "batch_size", "learning_rate"}
-SMALL = {"dataset": "synthetic", "epochs": 2, "embedding_dim": 8, "batch_size": 256, "learning_rate": 0.01,
-         "sweep_embedding_dims": [4]}
+SMALL = {
+    "dataset": "synthetic",
+    "epochs": 2,
+    "embedding_dim": 8,
+    "batch_size": 256,
+    "learning_rate": 0.01,
+    "sweep_embedding_dims": [4],
+}
 
 
 def test_there_are_five_lessons_in_order():
@@ -59,8 +65,12 @@ def small_runs(tmp_path_factory):
     lessons = runner.find_lessons(LESSONS_DIR)
     results = runner.run_lessons(lessons, SMALL, out, progress=False, echo=lambda *_: None)
     lesson_2 = lessons[1]
-    again = runner.execute_lesson(lesson_2, runner.check_parameters(lesson_2, runner.params_for(lesson_2, SMALL)),
-                                  out / "again.ipynb", progress=False)
+    again = runner.execute_lesson(
+        lesson_2,
+        runner.check_parameters(lesson_2, runner.params_for(lesson_2, SMALL)),
+        out / "again.ipynb",
+        progress=False,
+    )
     return {r.lesson: r for r in results}, again, json.loads((out / "summary.json").read_text())
 
 
@@ -94,8 +104,7 @@ def test_same_parameters_and_seed_give_the_same_metrics(small_runs):
 @pytest.mark.real_data
 def test_full_default_run_on_real_data_meets_the_rmse_bars(tmp_path, monkeypatch):
     monkeypatch.setenv("EMBEDLIB_DATA", real_data_home())
-    results = {r.lesson: r for r in runner.run_lessons(runner.find_lessons(LESSONS_DIR), {}, tmp_path,
-                                                       progress=False)}
+    results = {r.lesson: r for r in runner.run_lessons(runner.find_lessons(LESSONS_DIR), {}, tmp_path, progress=False)}
     for name, r in results.items():
         assert r.ok, f"{name}: {r.error}"
         assert r.dataset == "ml-latest-small" and r.dataset_fallback is False

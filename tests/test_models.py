@@ -90,4 +90,5 @@ def test_l2_penalty_enters_the_loss_for_both_layer_classes(layer):
     table = penalised.get_layer("movie_embedding").get_weights()[0]
     movie_penalty = min(float(np.asarray(loss)) for loss in penalised.losses)
     assert movie_penalty > 0 and float(np.asarray(sum(penalised.losses))) == pytest.approx(
-        0.5 * (np.sum(table**2) + np.sum(penalised.get_layer("user_embedding").get_weights()[0] ** 2)), rel=1e-5)
+        0.5 * (np.sum(table**2) + np.sum(penalised.get_layer("user_embedding").get_weights()[0] ** 2)), rel=1e-5
+    )

@@ -1,8 +1,8 @@
 """Every figure function draws on the Axes it is given, titles and labels it, and returns it."""
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import matplotlib.pyplot as plt
 import pytest
 
 from embedlib import plots
@@ -13,11 +13,16 @@ from embedlib.explore import factor_recovery
 def table():
     rng = np.random.default_rng(0)
     n = 60
-    return pd.DataFrame({
-        "title": [f"Movie {i}" for i in range(n)], "mean_rating": rng.uniform(1, 5, n),
-        "n_ratings": rng.integers(1, 100, n), "PC1": rng.normal(size=n), "PC2": rng.normal(size=n),
-        "bias": rng.normal(size=n),
-    })
+    return pd.DataFrame(
+        {
+            "title": [f"Movie {i}" for i in range(n)],
+            "mean_rating": rng.uniform(1, 5, n),
+            "n_ratings": rng.integers(1, 100, n),
+            "PC1": rng.normal(size=n),
+            "PC2": rng.normal(size=n),
+            "bias": rng.normal(size=n),
+        }
+    )
 
 
 def labelled(ax):
@@ -59,7 +64,13 @@ def test_history_uses_the_current_axes_by_default():
 
 
 def test_sweep_figure_has_one_panel_per_parameter():
-    results = pd.DataFrame({"embedding_dim": [8, 8, 32, 32], "epochs": [1, 2, 1, 2],
-                            "val_rmse": [1.0, 0.9, 0.95, 0.85], "status": ["ok"] * 4})
+    results = pd.DataFrame(
+        {
+            "embedding_dim": [8, 8, 32, 32],
+            "epochs": [1, 2, 1, 2],
+            "val_rmse": [1.0, 0.9, 0.95, 0.85],
+            "status": ["ok"] * 4,
+        }
+    )
     fig = plots.plot_sweep(results, ["embedding_dim", "epochs"])
     assert len(fig.axes) == 2 and all(labelled(ax) for ax in fig.axes)

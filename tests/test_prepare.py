@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from embedlib.prepare import IdEncoder, checked_inputs, prepare, train_valid_split
+from embedlib.prepare import IdEncoder, checked_inputs, train_valid_split
 
 
 def test_encoder_round_trip_with_gaps():

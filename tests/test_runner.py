@@ -51,7 +51,10 @@ def test_lessons_are_found_with_title_and_defaults(lessons):
 @pytest.mark.parametrize(
     "params, message",
     [
-        ({"epochz": 3}, r"01-tiny has no parameter 'epochz'. Valid parameters:\n  dataset \(str, default 'synthetic'\)"),
+        (
+            {"epochz": 3},
+            r"01-tiny has no parameter 'epochz'. Valid parameters:\n  dataset \(str, default 'synthetic'\)",
+        ),
         ({"n": "many"}, r"parameter 'n' must be of type int like its default 3. Received: 'many' \(of type str\)"),
         ({"n": 2.5}, r"parameter 'n' must be of type int"),
         ({"fail": 1}, r"parameter 'fail' must be of type bool"),
@@ -123,7 +126,9 @@ def test_sweep_repeats_get_their_own_seeds_and_failures_are_recorded(lessons, tm
     (lesson,) = lessons
     result = sweep.run_sweep(lesson, {"fail": [False, True]}, tmp_path / "s", repeat=2, workers=2, progress=False)
     assert sorted(result.table["seed"]) == [0, 0, 1, 1]
-    assert result.failed == 2 and result.table.loc[result.table["status"] == "failed", "error"].str.contains("boom").all()
+    assert (
+        result.failed == 2 and result.table.loc[result.table["status"] == "failed", "error"].str.contains("boom").all()
+    )
     assert sorted(result.table.loc[result.table["status"] == "ok", "val_rmse"]) == [1.5, 1.51]
 
 
