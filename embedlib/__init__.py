@@ -10,8 +10,8 @@ import os
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
 from embedlib.data import Dataset, DatasetError, load_movielens  # noqa: E402
-from embedlib.prepare import IdEncoder, Prepared, prepare, train_valid_split  # noqa: E402
-from embedlib.record import record, record_dataset  # noqa: E402
+from embedlib.prepare import IdEncoder, Prepared, prepare_ratings, train_valid_split  # noqa: E402
+from embedlib.record import record_dataset, record_metrics  # noqa: E402
 
 __version__ = "0.1.0"
 __all__ = [
@@ -20,8 +20,8 @@ __all__ = [
     "IdEncoder",
     "Prepared",
     "load_movielens",
-    "prepare",
-    "record",
+    "prepare_ratings",
     "record_dataset",
+    "record_metrics",
     "train_valid_split",
 ]

@@ -105,7 +105,7 @@ def _fit_case(case: Case, dataset: str, seed: int, quick: bool, backend: str | N
     from embedlib.baselines import BiasBaseline, SVDBaseline, global_mean_rmse
 
     data = embedlib.load_movielens(dataset, seed=seed)
-    prep = embedlib.prepare(data, valid_frac=0.2, seed=seed)
+    prep = embedlib.prepare_ratings(data, valid_frac=0.2, seed=seed)
     label = f"{case.name} [{backend}]" if backend else case.name
     row = {"model": label, "dataset": data.name, "fallback": data.is_fallback, "epochs": None}
     start = time.perf_counter()

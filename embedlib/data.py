@@ -221,6 +221,7 @@ def _spec(name: str) -> DatasetSpec:
 
 def load_movielens(
     name: str = "ml-latest-small",
+    *,
     data_home: str | os.PathLike | None = None,
     download: bool = True,
     strict: bool | None = None,

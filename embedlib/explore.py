@@ -20,10 +20,14 @@ __all__ = [
     "embedding_matrix",
     "extremes",
     "factor_recovery",
+    "movie_biases",
     "movie_stats",
+    "movie_vectors",
     "pca",
     "recommend",
     "similar_movies",
+    "user_biases",
+    "user_vectors",
     "without_top_components",
 ]
 
@@ -40,6 +44,38 @@ def embedding_matrix(model: keras.Model, layer: str = "movie_embedding", skip_re
     """The weight matrix of an embedding layer; row 0 belongs to no id and is dropped unless asked for."""
     weights = np.asarray(model.get_layer(layer).get_weights()[0])
     return weights[1:] if skip_reserved else weights
+
+
+def _table(model: keras.Model, layer: str, encoder: IdEncoder, ids) -> pd.DataFrame:
+    try:
+        weights = np.asarray(model.get_layer(layer).get_weights()[0])
+    except ValueError:
+        raise ValueError(
+            f"Model {model.name!r} has no layer {layer!r}: build it with embedlib.models (simple_dot, "
+            "dot_with_bias) or name its layers user_embedding, movie_embedding, user_bias and movie_bias."
+        ) from None
+    ids = encoder.ids if ids is None else np.atleast_1d(np.asarray(ids, dtype="int64"))
+    return pd.DataFrame(weights[encoder.encode(ids)], index=pd.Index(ids, name=encoder.what))
+
+
+def movie_vectors(model: keras.Model, prep: Prepared, movie_ids=None) -> pd.DataFrame:
+    """The learned movie vectors as a DataFrame indexed by raw movieId (all movies, or those asked for)."""
+    return _table(model, "movie_embedding", prep.movies, movie_ids)
+
+
+def user_vectors(model: keras.Model, prep: Prepared, user_ids=None) -> pd.DataFrame:
+    """The learned user vectors as a DataFrame indexed by raw userId (all users, or those asked for)."""
+    return _table(model, "user_embedding", prep.users, user_ids)
+
+
+def movie_biases(model: keras.Model, prep: Prepared, movie_ids=None) -> pd.Series:
+    """The learned movie biases as a Series indexed by raw movieId (models with biases only)."""
+    return _table(model, "movie_bias", prep.movies, movie_ids)[0].rename("movie_bias")
+
+
+def user_biases(model: keras.Model, prep: Prepared, user_ids=None) -> pd.Series:
+    """The learned user biases as a Series indexed by raw userId (models with biases only)."""
+    return _table(model, "user_bias", prep.users, user_ids)[0].rename("user_bias")
 
 
 def embedding_frame(model: keras.Model, encoder: IdEncoder, layer: str = "movie_embedding") -> pd.DataFrame:

@@ -36,8 +36,10 @@ def _check_rate(name: str, rate: float) -> float:
 def simple_dot(
     n_users: int,
     n_movies: int,
+    *,
     embedding_dim: int = 64,
     init_range: tuple[float, float] = (0.0, 0.05),
+    l2: float = 0.0,
     embedding_layer: type[keras.layers.Layer] = layers.Embedding,
     seed: int | None = None,
 ) -> keras.Model:
@@ -47,17 +49,17 @@ def simple_dot(
         n_users, n_movies: how many ids were encoded; the tables get one more row (row 0 is reserved).
         embedding_dim: length of each vector.
         init_range: the uniform range the vectors start in; [0, 0.05] as in the tutorial.
+        l2: L2 penalty (weight decay) on the user and movie vectors; 0 in the tutorial.
         embedding_layer: the lookup layer class, e.g. ``keras.layers.Embedding`` or ``SimpleEmbedding``.
         seed: seeds the initialisers, for reproducible runs.
     """
-    (
-        _positive_int("n_users", n_users),
-        _positive_int("n_movies", n_movies),
-        _positive_int("embedding_dim", embedding_dim),
-    )
+    for name, value in (("n_users", n_users), ("n_movies", n_movies), ("embedding_dim", embedding_dim)):
+        _positive_int(name, value)
     user, movie = _inputs()
-    u = _embedding(embedding_layer, n_users + 1, embedding_dim, init_range, _seed(seed, 0), "user_embedding")(user)
-    m = _embedding(embedding_layer, n_movies + 1, embedding_dim, init_range, _seed(seed, 1), "movie_embedding")(movie)
+    u = _embedding(embedding_layer, n_users + 1, embedding_dim, init_range, _seed(seed, 0), "user_embedding", l2)(user)
+    m = _embedding(embedding_layer, n_movies + 1, embedding_dim, init_range, _seed(seed, 1), "movie_embedding", l2)(
+        movie
+    )
     rating = layers.Dot(axes=1, name="dot")([u, m])
     return keras.Model({"user": user, "movie": movie}, rating, name="simple_dot")
 
@@ -65,29 +67,27 @@ def simple_dot(
 def dot_with_bias(
     n_users: int,
     n_movies: int,
+    *,
     embedding_dim: int = 64,
+    init_range: tuple[float, float] = (0.0, 0.05),
+    l2: float = 0.0,
+    embedding_layer: type[keras.layers.Layer] = layers.Embedding,
+    seed: int | None = None,
     user_dropout: float = 0.3,
     movie_dropout: float = 0.6,
     rating_range: tuple[float, float] = (0.5, 5.0),
-    init_range: tuple[float, float] = (0.0, 0.05),
-    embedding_layer: type[keras.layers.Layer] = layers.Embedding,
-    seed: int | None = None,
-    l2: float = 0.0,
 ) -> keras.Model:
     """Dot product plus a user and a movie bias, through a sigmoid scaled to the rating range.
 
     Args:
         user_dropout, movie_dropout: dropout on the user and movie vectors (0.3 and 0.6 in the tutorial).
         rating_range: (lowest, highest) rating; the output never leaves it.
-        l2: L2 penalty on the user and movie vectors (0 in the tutorial; the benchmark's tuned configurations use it).
         The other arguments are as for ``simple_dot``.
     """
-    (
-        _positive_int("n_users", n_users),
-        _positive_int("n_movies", n_movies),
-        _positive_int("embedding_dim", embedding_dim),
-    )
-    _check_rate("user_dropout", user_dropout), _check_rate("movie_dropout", movie_dropout)
+    for name, value in (("n_users", n_users), ("n_movies", n_movies), ("embedding_dim", embedding_dim)):
+        _positive_int(name, value)
+    _check_rate("user_dropout", user_dropout)
+    _check_rate("movie_dropout", movie_dropout)
     user, movie = _inputs()
     u = _embedding(embedding_layer, n_users + 1, embedding_dim, init_range, _seed(seed, 0), "user_embedding", l2)(user)
     m = _embedding(embedding_layer, n_movies + 1, embedding_dim, init_range, _seed(seed, 1), "movie_embedding", l2)(

@@ -9,7 +9,7 @@ import pandas as pd
 
 from embedlib.data import Dataset, RatingScale
 
-__all__ = ["IdEncoder", "Prepared", "prepare", "train_valid_split"]
+__all__ = ["IdEncoder", "Prepared", "prepare_ratings", "train_valid_split", "train_valid_test_split"]
 
 
 class IdEncoder:
@@ -61,22 +61,45 @@ class IdEncoder:
 
 
 def train_valid_split(
-    ratings: pd.DataFrame, valid_frac: float = 0.2, seed: int = 42
+    ratings: pd.DataFrame, *, valid_frac: float = 0.2, seed: int = 42
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split ratings at random into training and validation rows."""
+    train, valid, _ = train_valid_test_split(ratings, valid_frac=valid_frac, test_frac=0.0, seed=seed)
+    return train, valid
+
+
+def train_valid_test_split(
+    ratings: pd.DataFrame, *, valid_frac: float = 0.2, test_frac: float = 0.0, seed: int = 42
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Split ratings at random into training, validation and test rows.
+
+    The validation rows depend only on ``seed`` and ``valid_frac``: asking for a test split takes its rows out of
+    training, so validation numbers stay comparable with a run that has no test split.
+    """
     if not 0.0 < valid_frac < 1.0:
         raise ValueError(f"`valid_frac` must be between 0 and 1 (exclusive). Received: valid_frac={valid_frac!r}.")
+    if not 0.0 <= test_frac < 1.0 - valid_frac:
+        raise ValueError(
+            f"`test_frac` must be at least 0 and leave rows for training (valid_frac + test_frac < 1). "
+            f"Received: test_frac={test_frac!r} with valid_frac={valid_frac!r}."
+        )
     order = np.random.default_rng(seed).permutation(len(ratings))
     n_valid = int(round(valid_frac * len(ratings)))
-    valid, train = order[:n_valid], order[n_valid:]
-    return ratings.iloc[np.sort(train)].reset_index(drop=True), ratings.iloc[np.sort(valid)].reset_index(drop=True)
+    n_test = int(round(test_frac * len(ratings)))
+    valid, test, train = order[:n_valid], order[n_valid : n_valid + n_test], order[n_valid + n_test :]
+
+    def rows(index: np.ndarray) -> pd.DataFrame:
+        return ratings.iloc[np.sort(index)].reset_index(drop=True)
+
+    return rows(train), rows(valid), rows(test)
 
 
 @dataclass
 class Prepared:
-    """A dataset ready for the models: encoded train and validation tables and the encoders behind them.
+    """A dataset ready for the models: encoded train, validation and test tables and the encoders behind them.
 
-    ``train`` and ``valid`` keep the raw ``userId`` and ``movieId`` and add dense ``user`` and ``movie`` indices.
+    Each table keeps the raw ``userId`` and ``movieId`` and adds dense ``user`` and ``movie`` indices. ``test`` is
+    empty unless a test split was asked for.
     """
 
     train: pd.DataFrame
@@ -84,6 +107,11 @@ class Prepared:
     users: IdEncoder
     movies: IdEncoder
     scale: RatingScale
+    test: pd.DataFrame | None = None
+
+    def __post_init__(self) -> None:
+        if self.test is None:
+            self.test = self.valid.iloc[:0]
 
     @property
     def n_users(self) -> int:
@@ -95,8 +123,8 @@ class Prepared:
 
     @property
     def all_ratings(self) -> pd.DataFrame:
-        """Training and validation rows together."""
-        return pd.concat([self.train, self.valid])
+        """Every rating: training, validation and test rows together."""
+        return pd.concat([self.train, self.valid, self.test])
 
     @property
     def rating_range(self) -> tuple[float, float]:
@@ -143,11 +171,14 @@ def checked_inputs(users: np.ndarray, movies: np.ndarray, user_rows: int, movie_
     return out
 
 
-def prepare(data: Dataset, valid_frac: float = 0.2, seed: int = 42) -> Prepared:
-    """Encode users and movies densely over all ratings, then split at random into train and validation."""
+def prepare_ratings(data: Dataset, *, valid_frac: float = 0.2, test_frac: float = 0.0, seed: int = 42) -> Prepared:
+    """Encode users and movies densely over all ratings, then split at random into train, validation and test.
+
+    The validation rows are the same whatever ``test_frac`` is (see ``train_valid_test_split``).
+    """
     ratings = data.ratings
     users = IdEncoder(ratings["userId"], "userId")
     movies = IdEncoder(ratings["movieId"], "movieId")
     encoded = ratings.assign(user=users.encode(ratings["userId"]), movie=movies.encode(ratings["movieId"]))
-    train, valid = train_valid_split(encoded, valid_frac=valid_frac, seed=seed)
-    return Prepared(train, valid, users, movies, data.scale)
+    train, valid, test = train_valid_test_split(encoded, valid_frac=valid_frac, test_frac=test_frac, seed=seed)
+    return Prepared(train, valid, users, movies, data.scale, test)

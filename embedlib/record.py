@@ -15,7 +15,7 @@ import nbformat
 
 from embedlib.data import Dataset
 
-__all__ = ["MIME_TYPE", "read_records", "record", "record_dataset"]
+__all__ = ["MIME_TYPE", "read_records", "record_dataset", "record_metrics"]
 
 MIME_TYPE = "application/vnd.embedlib.record+json"
 
@@ -48,8 +48,8 @@ def _display(bundle: dict) -> None:
         print(bundle["text/plain"])
 
 
-def record(**values: object) -> dict:
-    """Record named values (e.g. ``record(val_rmse=0.85)``) for ``embedlib run``; shows them and returns them."""
+def record_metrics(**values: object) -> dict:
+    """Record named values (e.g. ``record_metrics(val_rmse=0.85)``) for ``embedlib run``; shows them and returns them."""
     clean = {name: _plain(name, value) for name, value in values.items()}
     text = "recorded: " + ", ".join(f"{k} = {_shown(v)}" for k, v in clean.items())
     _display({MIME_TYPE: clean, "text/plain": text})
@@ -79,7 +79,7 @@ def record_dataset(data: Dataset) -> dict:
                 "text/plain": message,
             }
         )
-    return record(**values)
+    return record_metrics(**values)
 
 
 def read_records(notebook: nbformat.NotebookNode) -> dict:

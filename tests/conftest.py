@@ -77,8 +77,8 @@ def small_folder(tmp_path) -> Path:
 @pytest.fixture
 def tiny_synthetic():
     """A small synthetic dataset, prepared: fast enough to train a model in a second or two."""
-    from embedlib import prepare
+    from embedlib.prepare import prepare_ratings
     from embedlib.synthetic import make_synthetic
 
     data = make_synthetic(seed=3, n_users=60, n_movies=1500, n_ratings=6000, n_factors=4)
-    return data, prepare(data, valid_frac=0.2, seed=1)
+    return data, prepare_ratings(data, valid_frac=0.2, seed=1)

@@ -96,3 +96,26 @@ def test_without_top_components_is_orthogonal_to_them():
     reduced = without_top_components(x, n=2)
     top = pca(x.to_numpy(), n_components=2).components
     assert np.allclose(reduced.to_numpy() @ top.T, 0) and reduced.index.equals(x.index)
+
+
+def test_raw_id_accessors_follow_the_encoders():
+    from embedlib.explore import movie_biases, movie_vectors, user_biases, user_vectors
+    from embedlib.models import dot_with_bias
+    from embedlib.prepare import prepare_ratings
+    from embedlib.synthetic import make_synthetic
+
+    data = make_synthetic(n_users=12, n_movies=15, n_ratings=150, seed=0)
+    prep = prepare_ratings(data, seed=0)
+    model = dot_with_bias(prep.n_users, prep.n_movies, embedding_dim=3, seed=0)
+    table = model.get_layer("movie_embedding").get_weights()[0]
+    some = prep.movies.ids[[4, 0]]
+    vectors = movie_vectors(model, prep, some)
+    assert list(vectors.index) == list(some) and vectors.index.name == "movieId"
+    np.testing.assert_array_equal(vectors.to_numpy(), table[prep.movies.encode(some)])
+    assert movie_vectors(model, prep).shape == (prep.n_movies, 3)
+    assert user_vectors(model, prep).index.name == "userId"
+    bias = model.get_layer("user_bias").get_weights()[0]
+    np.testing.assert_array_equal(user_biases(model, prep).to_numpy(), bias[1:, 0])
+    assert movie_biases(model, prep, some).index.tolist() == list(some)
+    with pytest.raises(KeyError):
+        movie_vectors(model, prep, [10**9])

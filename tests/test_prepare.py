@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from embedlib.prepare import IdEncoder, checked_inputs, train_valid_split
+from embedlib.prepare import IdEncoder, checked_inputs, train_valid_split, train_valid_test_split
 
 
 def test_encoder_round_trip_with_gaps():
@@ -68,3 +68,21 @@ def test_indices_outside_the_tables_are_refused_before_the_model():
         checked_inputs(np.array([-1]), np.array([3]), user_rows=5, movie_rows=10)
     ok = checked_inputs(np.array([4]), np.array([9]), user_rows=5, movie_rows=10)
     assert ok["user"].dtype == np.int32
+
+
+def test_test_split_leaves_validation_rows_unchanged():
+    frame = pd.DataFrame({"x": np.arange(1000)})
+    _, valid = train_valid_split(frame, valid_frac=0.2, seed=5)
+    train3, valid3, test3 = train_valid_test_split(frame, valid_frac=0.2, test_frac=0.1, seed=5)
+    pd.testing.assert_frame_equal(valid, valid3)
+    assert len(test3) == 100 and len(train3) == 700
+    assert not set(test3["x"]) & (set(train3["x"]) | set(valid3["x"]))
+
+
+def test_submodules_are_not_shadowed_by_functions():
+    import importlib
+
+    import embedlib
+
+    assert importlib.import_module("embedlib.prepare").__name__ == "embedlib.prepare"
+    assert isinstance(embedlib.prepare, type(importlib)) and isinstance(embedlib.record, type(importlib))

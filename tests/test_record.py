@@ -3,19 +3,19 @@
 import nbformat
 import pytest
 
-from embedlib.record import MIME_TYPE, read_records, record, record_dataset
+from embedlib.record import MIME_TYPE, read_records, record_dataset, record_metrics
 from embedlib.synthetic import make_synthetic
 
 
 def test_record_outside_a_kernel_prints_and_returns(capsys):
-    values = record(val_rmse=0.8512, epochs=3, dataset="synthetic", ok=True)
+    values = record_metrics(val_rmse=0.8512, epochs=3, dataset="synthetic", ok=True)
     assert values == {"val_rmse": 0.8512, "epochs": 3, "dataset": "synthetic", "ok": True}
     assert "recorded: val_rmse = 0.8512, epochs = 3" in capsys.readouterr().out
 
 
 def test_record_refuses_values_json_cannot_hold():
     with pytest.raises(TypeError, match="`history` must be a number, a string, a bool or None"):
-        record(history=[1, 2])
+        record_metrics(history=[1, 2])
 
 
 def test_fallback_is_recorded_and_shown_loudly(capsys):

@@ -16,7 +16,7 @@ TINY_PARAMETERS = 'dataset = "synthetic"\nn = 3\nscale = 0.5\nfail = False\nseed
 TINY_BODY = """import embedlib
 if fail:
     raise RuntimeError("boom on purpose")
-embedlib.record(dataset=dataset, dataset_fallback=False, val_rmse=n * scale + seed / 100)"""
+embedlib.record_metrics(dataset=dataset, dataset_fallback=False, val_rmse=n * scale + seed / 100)"""
 
 
 def write_tiny(folder: Path, name: str = "01-tiny") -> Path:
