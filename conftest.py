@@ -1,12 +1,30 @@
-"""Root conftest: nbval re-executes the committed lessons, whose outputs come from the real ml-latest-small.
+"""Root conftest: what the whole suite needs before collection.
 
-Without the real data they would fall back to synthetic data and differ, so they are skipped, saying why.
+- ``--network`` opts in to the tests marked ``network`` (without it they are skipped, saying so). Deselecting by
+  ``-m`` in ``addopts`` would be replaced by any ``-m`` on the command line.
+- nbval re-executes the committed lessons, whose outputs come from the real ml-latest-small: those cells are marked
+  ``slow`` and ``real_data``, and skipped without the real data.
+- That nbval execution is the suite's one real-data run of the course: the values the lessons record there are
+  kept (fixture ``course_records``) for the RMSE-bar test, which runs after nbval's cells.
 """
+
+from __future__ import annotations
 
 import os
 from pathlib import Path
 
 import pytest
+
+COURSE_RECORDS = pytest.StashKey[dict]()
+RECORD_MIME_TYPE = "application/vnd.embedlib.record+json"  # embedlib.record.MIME_TYPE (embedlib is not imported here)
+
+
+def pytest_addoption(parser):
+    parser.addoption("--network", action="store_true", help="also run the tests marked network (need the internet)")
+
+
+def pytest_configure(config):
+    config.stash[COURSE_RECORDS] = {}
 
 
 def _real_data_available() -> bool:
@@ -14,13 +32,40 @@ def _real_data_available() -> bool:
     return bool(home) and (Path(home) / "ml-latest-small" / "ratings.csv").is_file()
 
 
+def _is_nbval_cell(item) -> bool:
+    return item.nodeid.split("::")[0].endswith(".ipynb")
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects: nbval's cells get their markers first
 def pytest_collection_modifyitems(config, items):
-    if _real_data_available():
-        return
-    skip = pytest.mark.skip(
+    no_network = pytest.mark.skip(reason="needs the internet: run pytest with --network to include it")
+    no_real_data = pytest.mark.skip(
         reason="nbval compares the lessons with outputs made on the real ml-latest-small: set EMBEDLIB_DATA to "
         "the folder holding ml-latest-small/"
     )
     for item in items:
-        if item.nodeid.startswith("lessons/") and item.nodeid.split("::")[0].endswith(".ipynb"):
-            item.add_marker(skip)
+        if "network" in item.keywords and not config.getoption("--network"):
+            item.add_marker(no_network)
+        if _is_nbval_cell(item):
+            item.add_marker(pytest.mark.slow)
+            item.add_marker(pytest.mark.real_data)
+            if not _real_data_available():
+                item.add_marker(no_real_data)
+    # Tests that read the course run go last, after nbval has executed the lessons.
+    items.sort(key=lambda item: "course_run" in item.keywords)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    yield
+    outputs = getattr(item, "test_outputs", None) if _is_nbval_cell(item) else None
+    for output in outputs or []:
+        recorded = output.get("data", {}).get(RECORD_MIME_TYPE)
+        if recorded:
+            item.config.stash[COURSE_RECORDS].setdefault(Path(item.path).stem, {}).update(recorded)
+
+
+@pytest.fixture
+def course_records(request) -> dict[str, dict]:
+    """What each lesson recorded in this session's nbval run, by lesson name (empty where nbval did not run it)."""
+    return request.config.stash[COURSE_RECORDS]

@@ -15,9 +15,11 @@ from embedlib import runner
 EPILOG = """examples:
   embedlib lessons
   embedlib run --all
-  embedlib run 03 -p embedding_dim 32 -p epochs 5 --output-dir runs/small
-  embedlib sweep 03 -p embedding_dim 16 32 64 --repeat 2
+  embedlib run 03 -p embedding_dim 32 -p learning_rate 1e-3 --output-dir runs/small
+  embedlib sweep 03 -p embedding_dim 16 32 64 --repeat 2 --output-dir sweep-output/dims
   embedlib data info ml-latest-small
+
+Lessons are looked for in --lessons-dir, else $EMBEDLIB_LESSONS, else ./lessons/ (the root of a checkout), else ./
 """
 
 
@@ -34,13 +36,15 @@ def _overrides(pairs: list[list[str]] | None, files: list[str] | None) -> dict:
 
 
 def cmd_lessons(args: argparse.Namespace) -> int:
-    for lesson in runner.find_lessons():
-        print(f"{lesson.name:<28} {lesson.title}")
+    folder = runner.lessons_dir(args.lessons_dir)
+    print(f"lessons in {folder.resolve()}:")
+    for lesson in runner.find_lessons(folder):
+        print(f"  {lesson.name:<28} {lesson.title}")
     return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    lessons = runner.find_lessons()
+    lessons = runner.find_lessons(args.lessons_dir)
     if args.all == bool(args.lessons):
         raise runner.ParameterError("Name the lessons to run, or give --all (not both).")
     chosen = lessons if args.all else runner.select_lessons(args.lessons, lessons)
@@ -50,6 +54,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         Path(args.output_dir),
         in_place=args.in_place,
         progress=not args.no_progress,
+        echo=print,
     )
     print()
     print(runner.format_table(results))
@@ -64,15 +69,25 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from embedlib import sweep
 
     grid = {name: [runner.parse_value(v) for v in values] for name, *values in args.param}
-    return sweep.main(
-        args.lesson,
+    lesson = runner.select_lessons([args.lesson], runner.find_lessons(args.lessons_dir))[0]
+    output_dir = Path(args.output_dir)
+    result = sweep.run_sweep(
+        lesson,
         grid,
+        output_dir,
         repeat=args.repeat,
         workers=args.workers,
-        output_dir=Path(args.output_dir),
-        yes=args.yes,
         base_params=_overrides(None, args.param_file),
+        yes=args.yes,
+        echo=print,
     )
+    shown = [c for c in result.table.columns if c not in ("run", "error", "dataset_fallback")]
+    print(f"\n{len(result.table)} runs ({result.executed} executed now, {result.failed} failed). Best runs:")
+    print(result.best()[shown].to_string(index=False))
+    for _, row in result.table[result.table["status"] != "ok"].iterrows():
+        print(f"FAILED {row['run']}: {row['error']}", file=sys.stderr)
+    print(f"\nresults.csv{', sweep.png' if result.figure else ''} and the executed notebooks are in {output_dir}")
+    return 1 if result.failed else 0
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -114,9 +129,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    sub.add_parser("lessons", help="list the lessons").set_defaults(func=cmd_lessons)
+    where = argparse.ArgumentParser(add_help=False)
+    where.add_argument(
+        "--lessons-dir",
+        default=None,
+        metavar="FOLDER",
+        help="folder holding the lesson notebooks (default: $EMBEDLIB_LESSONS, else ./lessons, else .)",
+    )
 
-    run = sub.add_parser("run", help="execute lessons with papermill and summarise their metrics")
+    sub.add_parser("lessons", help="list the lessons", parents=[where]).set_defaults(func=cmd_lessons)
+
+    run = sub.add_parser("run", help="execute lessons with papermill and summarise their metrics", parents=[where])
     run.add_argument("lessons", nargs="*", help="lesson names or numbers (e.g. 02 or 02-dot-product)")
     run.add_argument("--all", action="store_true", help="run every lesson in order")
     run.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"), help="set a parameter")
@@ -126,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-progress", action="store_true", help="no per-cell progress bar")
     run.set_defaults(func=cmd_run)
 
-    sweep = sub.add_parser("sweep", help="run a lesson over a grid of parameters")
+    sweep = sub.add_parser("sweep", help="run a lesson over a grid of parameters", parents=[where])
     sweep.add_argument("lesson", help="lesson name or number")
     sweep.add_argument(
         "-p",

@@ -14,6 +14,7 @@ When none of these works, ``load_movielens`` falls back to the synthetic dataset
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -31,6 +32,10 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="IProgress not found")
     import pooch
 
+from embedlib.dataset import HALF_STARS, WHOLE_STARS, Dataset, DatasetError, RatingScale
+from embedlib.files import write_atomic
+from embedlib.synthetic import make_synthetic
+
 __all__ = [
     "DATASETS",
     "Dataset",
@@ -38,6 +43,7 @@ __all__ = [
     "FallbackWarning",
     "UnknownVersionWarning",
     "cache_dir",
+    "dataset_fingerprint",
     "download_movielens",
     "load_movielens",
     "read_movielens_folder",
@@ -53,31 +59,12 @@ TRUE_WORDS = {"1", "true", "yes", "on"}
 DOWNLOADER: Callable | None = None
 
 
-class DatasetError(ValueError):
-    """The data could not be had, or is not what it should be. The message says what is wrong and how to fix it."""
-
-
 class FallbackWarning(UserWarning):
     """The real dataset could not be had, so the synthetic one is used instead."""
 
 
 class UnknownVersionWarning(UserWarning):
     """A local copy loaded fine but is not the release embedlib knows (an older or edited copy)."""
-
-
-@dataclass(frozen=True)
-class RatingScale:
-    """The ratings a dataset allows: from ``low`` to ``high`` in steps of ``step``."""
-
-    low: float
-    high: float
-    step: float
-
-    def invalid(self, ratings: pd.Series) -> pd.Series:
-        """Mask of the ratings outside the scale or off its steps."""
-        values = ratings.to_numpy(dtype="float64")
-        off_step = np.abs((values - self.low) / self.step - np.round((values - self.low) / self.step)) > 1e-6
-        return pd.Series((values < self.low) | (values > self.high) | off_step, index=ratings.index)
 
 
 @dataclass(frozen=True)
@@ -106,9 +93,6 @@ class DatasetSpec:
     def url(self) -> str:
         return GROUPLENS_URL.format(name=self.name)
 
-
-HALF_STARS = RatingScale(0.5, 5.0, 0.5)
-WHOLE_STARS = RatingScale(1.0, 5.0, 1.0)
 
 # ml-latest-small.zip has no published checksum and the archive hash was never recorded here (no network when this
 # was written). Until it is pinned, the unpacked ratings.csv and movies.csv are checked against these SHA-256s, taken
@@ -165,43 +149,7 @@ ML_100K_GENRES = (
 )  # fmt: skip
 
 
-@dataclass
-class Dataset:
-    """Ratings and movies of one dataset, with where they came from.
-
-    ``ratings``: userId, movieId (int32), rating (float32), timestamp (int64).
-    ``movies``: movieId (int32), title, genres ("|"-separated), year (nullable Int16, parsed from the title).
-    """
-
-    name: str
-    ratings: pd.DataFrame
-    movies: pd.DataFrame
-    scale: RatingScale
-    source: str  # a folder, "cache", "download" or "generated"
-    known_version: bool = True
-    fallback_reason: str | None = None  # set when the real data was asked for and synthetic was used instead
-    planted: object | None = None  # synthetic only: the factors the ratings were drawn from
-
-    @property
-    def is_fallback(self) -> bool:
-        return self.fallback_reason is not None
-
-    def counts(self) -> dict[str, int]:
-        """Numbers of ratings, users, rated movies and movies."""
-        return {
-            "ratings": len(self.ratings),
-            "users": int(self.ratings["userId"].nunique()),
-            "rated_movies": int(self.ratings["movieId"].nunique()),
-            "movies": len(self.movies),
-        }
-
-    def __repr__(self) -> str:
-        c = self.counts()
-        extra = f", fallback: {self.fallback_reason}" if self.is_fallback else ""
-        return (
-            f"Dataset({self.name!r}: {c['ratings']:,} ratings by {c['users']:,} users on {c['rated_movies']:,} movies "
-            f"of {c['movies']:,}, ratings {self.scale.low:g}-{self.scale.high:g}, from {self.source}{extra})"
-        )
+MANIFEST = ".embedlib-sha256.json"  # written into each cached folder: the SHA-256 of every file as verified
 
 
 def _env_flag(name: str) -> bool:
@@ -217,6 +165,30 @@ def _spec(name: str) -> DatasetSpec:
     if name not in DATASETS:
         raise DatasetError(f"Unknown dataset {name!r}. Choose one of: {', '.join(DATASET_NAMES)}.")
     return DATASETS[name]
+
+
+def _local_copy(name: str, data_home: str | os.PathLike | None) -> tuple[Path, str] | None:
+    """The folder ``load_movielens`` reads ``name`` from without downloading, and its source label; None if none.
+
+    An explicit ``data_home`` without the dataset is an error (as in scikit-learn's ``fetch_*``): the caller
+    asked for that folder, so quietly using another copy would hide a mistake.
+    """
+    if data_home is not None:
+        folder = Path(data_home).expanduser() / name
+        if not folder.is_dir():
+            raise DatasetError(
+                f"data_home={str(data_home)!r} holds no {name}/ folder. Point data_home at the folder that contains "
+                f"{name}/ as GroupLens ships it, or leave it out to use EMBEDLIB_DATA, the cache or a download."
+            )
+        return folder, str(folder)
+    home = os.environ.get("EMBEDLIB_DATA")
+    if home and (Path(home).expanduser() / name).is_dir():
+        folder = Path(home).expanduser() / name
+        return folder, str(folder)
+    cached = cache_dir() / name
+    if cached.is_dir():
+        return cached, "cache"
+    return None
 
 
 def load_movielens(
@@ -241,29 +213,24 @@ def load_movielens(
 
     Args:
         name: one of ``DATASET_NAMES``.
-        data_home: a folder holding ``<name>/``; defaults to ``EMBEDLIB_DATA``.
+        data_home: a folder holding ``<name>/``; defaults to ``EMBEDLIB_DATA``. Given explicitly, it must hold
+            the dataset (``DatasetError`` otherwise).
         download: whether to download into the cache when no local copy is found.
         strict: raise ``DatasetError`` instead of falling back; defaults to ``EMBEDLIB_STRICT``.
         seed: seed of the synthetic data (used for ``"synthetic"`` and for the fallback).
     """
-    from embedlib.synthetic import make_synthetic
-
     if name == SYNTHETIC:
         return make_synthetic(seed=seed)
-    spec = _spec(name)
+    _spec(name)  # an unknown name is an error even when a local folder has that name
     strict = _env_flag("EMBEDLIB_STRICT") if strict is None else strict
-    home = data_home if data_home is not None else os.environ.get("EMBEDLIB_DATA") or None
 
-    tried = []
-    if home is not None:
-        folder = Path(home).expanduser() / name
-        if folder.is_dir():
-            return read_movielens_folder(folder, name, source=str(folder))
-        tried.append(f"no folder {folder}")
-    cached = cache_dir() / name
-    if cached.is_dir():
-        return read_movielens_folder(cached, name, source="cache")
-    tried.append(f"not in the cache {cached}")
+    local = _local_copy(name, data_home)
+    if local is not None:
+        folder, source = local
+        return read_movielens_folder(folder, name, source=source)
+    home = os.environ.get("EMBEDLIB_DATA")
+    tried = [f"no folder {Path(home).expanduser() / name}"] if home else []
+    tried.append(f"not in the cache {cache_dir() / name}")
     if download:
         try:
             folder = download_movielens(name)
@@ -291,6 +258,18 @@ def load_movielens(
     return data
 
 
+def dataset_fingerprint(name: str, *, data_home: str | os.PathLike | None = None) -> str | None:
+    """The fingerprint ``load_movielens(name)`` would give its data now, without loading or downloading it.
+
+    None when there is no local copy (a run would download or fall back). For ``"synthetic"`` it depends on the
+    generator's settings, so this returns None too: callers tie synthetic results to their parameters instead.
+    """
+    if name == SYNTHETIC:
+        return None
+    local = _local_copy(name, data_home)
+    return None if local is None else _fingerprint(_spec(name), _file_hashes(local[0], _spec(name)))
+
+
 class _DownloadFailed(Exception):
     """The network or server failed: a reason to fall back, unlike a corrupt download."""
 
@@ -299,7 +278,8 @@ def download_movielens(name: str, force: bool = False) -> Path:
     """Download, verify and unpack a MovieLens dataset into the cache; return its folder.
 
     Atomic: the archive is hash-checked by pooch, unpacked into a temporary folder, verified, and only then moved
-    into place. On any failure the cache holds nothing of this dataset.
+    into place with the SHA-256 of each file beside it. On any failure the cache holds nothing of this dataset.
+    Safe to run in several processes at once: whichever finishes first provides the folder, the others keep it.
     """
     spec = _spec(name)
     root = cache_dir()
@@ -328,9 +308,15 @@ def download_movielens(name: str, force: bool = False) -> Path:
             raise _DownloadFailed(f"download from {spec.url} failed: {type(exc).__name__}: {exc}") from exc
         unpacked = _find_dataset_folder(staging / "unpacked", spec)
         read_movielens_folder(unpacked, name, source="download", downloaded=True)
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(unpacked, target)
+        write_atomic(unpacked / MANIFEST, json.dumps(_file_hashes(unpacked, spec), indent=2) + "\n")
+        if force and target.exists():
+            os.replace(target, staging / "replaced")  # out of the way in one step; deleted with the staging folder
+        try:
+            os.rename(unpacked, target)
+        except OSError:
+            if not (target / MANIFEST).is_file():
+                raise
+            # Another process finished the same download first: its folder is complete and may be in use; keep it.
         return target
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -347,9 +333,16 @@ def _find_dataset_folder(unpacked: Path, spec: DatasetSpec) -> Path:
 
 
 def read_movielens_folder(
-    folder: str | os.PathLike, name: str = "ml-latest-small", source: str | None = None, downloaded: bool = False
+    folder: str | os.PathLike,
+    name: str = "ml-latest-small",
+    source: str | None = None,
+    downloaded: bool = False,
 ) -> Dataset:
-    """Read and check one unpacked MovieLens folder (GroupLens's layout for ``name``)."""
+    """Read and check one unpacked MovieLens folder (GroupLens's layout for ``name``).
+
+    With ``source="cache"`` the folder is one embedlib verified and cached: a file that no longer matches the
+    SHA-256 recorded then (or pinned here) means the cache is damaged, and it is refused rather than trained on.
+    """
     spec = _spec(name)
     folder = Path(folder)
     paths = [folder / f for f in spec.files]
@@ -357,13 +350,16 @@ def read_movielens_folder(
         if not path.is_file():
             raise DatasetError(
                 f"{path.name} is missing from {folder}. A {name} folder holds {' and '.join(spec.files)} as GroupLens "
-                f"ships them; download it again with `embedlib data download {name}`."
+                f"ships them; download it again with `embedlib data download {name} --force`."
             )
+    hashes = _file_hashes(folder, spec)
+    if source == "cache":
+        _check_cached_hashes(folder, spec, hashes)
     reader = {"csv": _read_csv_layout, "100k": _read_100k_layout, "1m": _read_1m_layout}[spec.layout]
     ratings, movies = reader(*paths)
     _check_ratings(ratings, spec, paths[0])
     _check_references(ratings, movies, paths)
-    problems = _differences_from_known(spec, ratings, movies, folder)
+    problems = _differences_from_known(spec, ratings, movies, hashes)
     if problems and downloaded and spec.archive_hash is None:
         raise DatasetError(
             f"The download of {name} is not the known release ({'; '.join(problems)}). It was deleted. GroupLens may "
@@ -376,7 +372,15 @@ def read_movielens_folder(
             UnknownVersionWarning,
             stacklevel=2,
         )
-    return Dataset(name, ratings, movies, spec.scale, source or str(folder), known_version=not problems)
+    return Dataset(
+        name,
+        ratings,
+        movies,
+        spec.scale,
+        source or str(folder),
+        known_version=not problems,
+        fingerprint=_fingerprint(spec, hashes),
+    )
 
 
 def _sha256(path: Path) -> str:
@@ -387,7 +391,31 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _differences_from_known(spec: DatasetSpec, ratings: pd.DataFrame, movies: pd.DataFrame, folder: Path) -> list[str]:
+def _file_hashes(folder: Path, spec: DatasetSpec) -> dict[str, str]:
+    return {f: _sha256(folder / f) for f in spec.files if (folder / f).is_file()}
+
+
+def _fingerprint(spec: DatasetSpec, hashes: dict[str, str]) -> str:
+    text = json.dumps({"name": spec.name, "files": hashes}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _check_cached_hashes(folder: Path, spec: DatasetSpec, hashes: dict[str, str]) -> None:
+    manifest = folder / MANIFEST
+    expected = json.loads(manifest.read_text()) if manifest.is_file() else dict(spec.known.sha256)
+    damaged = [f for f, h in expected.items() if hashes.get(f) != h]
+    if damaged:
+        raise DatasetError(
+            f"The cached copy of {spec.name} in {folder} is damaged: {', '.join(damaged)} no longer "
+            f"match{'es' if len(damaged) == 1 else ''} the SHA-256 recorded when it was downloaded and verified. "
+            f"Nothing was loaded. Fetch it again with `embedlib data download {spec.name} --force` (or delete "
+            f"{folder} and run again)."
+        )
+
+
+def _differences_from_known(
+    spec: DatasetSpec, ratings: pd.DataFrame, movies: pd.DataFrame, hashes: dict[str, str]
+) -> list[str]:
     known = spec.known
     found = {
         "ratings": (len(ratings), known.n_ratings),
@@ -397,7 +425,7 @@ def _differences_from_known(spec: DatasetSpec, ratings: pd.DataFrame, movies: pd
     }
     problems = [f"{what}: {got:,}, expected {want:,}" for what, (got, want) in found.items() if got != want]
     if not problems:
-        problems = [f"{f} differs from the pinned SHA-256" for f, h in known.sha256.items() if _sha256(folder / f) != h]
+        problems = [f"{f} differs from the pinned SHA-256" for f, h in known.sha256.items() if hashes.get(f) != h]
     return problems
 
 
@@ -477,7 +505,9 @@ def _read_100k_layout(ratings_path: Path, movies_path: Path) -> tuple[pd.DataFra
             f"{5 + len(ML_100K_GENRES)} (id, title, dates, URL and {len(ML_100K_GENRES)} genre flags)."
         )
     flags = items.iloc[:, 5:].to_numpy() == "1"
-    genres = ["|".join(g for g, on in zip(ML_100K_GENRES, row) if on) or "(no genres listed)" for row in flags]
+    genres = [
+        "|".join(g for g, on in zip(ML_100K_GENRES, row, strict=True) if on) or "(no genres listed)" for row in flags
+    ]
     movies = pd.DataFrame({"movieId": items[0], "title": items[1], "genres": genres})
     return ratings, _with_year(_numeric_movie_ids(movies, movies_path))
 
@@ -491,7 +521,7 @@ def _read_1m_layout(ratings_path: Path, movies_path: Path) -> tuple[pd.DataFrame
 
     def read_named(dtype, **kw):
         if isinstance(dtype, dict):
-            dtype = {i: dtype[c] for i, c in zip([0, 2, 4, 6], RATINGS_COLUMNS)}
+            dtype = {i: dtype[c] for i, c in zip([0, 2, 4, 6], RATINGS_COLUMNS, strict=True)}
         return read(dtype=dtype, **kw)
 
     ratings = _read_numeric(ratings_path, read_named, RATINGS_COLUMNS)

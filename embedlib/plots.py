@@ -182,7 +182,7 @@ def plot_sweep(results: pd.DataFrame, params: list[str], metric: str = "val_rmse
     """``metric`` against each swept parameter: mean over runs, with the spread (standard deviation) as error bars."""
     ok = results[results["status"] == "ok"]
     fig, axes = plt.subplots(1, len(params), figsize=(5 * len(params), 4), squeeze=False)
-    for ax, param in zip(axes[0], params):
+    for ax, param in zip(axes[0], params, strict=True):
         sns.pointplot(data=ok, x=param, y=metric, errorbar="sd", ax=ax, native_scale=True)
         ax.set(title=f"{metric} by {param} ({len(ok)} runs)", xlabel=param, ylabel=f"{metric} (lower is better)")
     fig.tight_layout()

@@ -13,7 +13,7 @@ import numbers
 
 import nbformat
 
-from embedlib.data import Dataset
+from embedlib.dataset import Dataset
 
 __all__ = ["MIME_TYPE", "read_records", "record_dataset", "record_metrics"]
 
@@ -63,6 +63,7 @@ def record_dataset(data: Dataset) -> dict:
         "dataset": data.name,
         "dataset_fallback": data.is_fallback,
         "dataset_known_version": data.known_version,
+        "dataset_fingerprint": data.fingerprint,
         "n_ratings": counts["ratings"],
         "n_users": counts["users"],
         "n_movies": counts["movies"],

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import ast
+import hashlib
 import json
 import os
-import platform
+import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -14,6 +15,8 @@ import nbformat
 import yaml
 
 from embedlib.data import DATASET_NAMES
+from embedlib.files import write_atomic
+from embedlib.machine import describe_machine
 from embedlib.record import read_records
 
 __all__ = [
@@ -30,6 +33,10 @@ __all__ = [
 ]
 
 KERNEL_NAME = "python3"
+LESSONS_ENV = "EMBEDLIB_LESSONS"
+# A YAML 1.2 float (YAML 1.1, which PyYAML reads, takes 1e-3 for text).
+_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+SEED_MAX = 2**32 - 1  # NumPy's and JAX's seeds are unsigned 32-bit
 
 
 class ParameterError(ValueError):
@@ -38,12 +45,17 @@ class ParameterError(ValueError):
 
 @dataclass(frozen=True)
 class Lesson:
-    """One notebook in ``lessons/``: its name (the file stem), title and the defaults of its ``parameters`` cell."""
+    """One notebook in ``lessons/``: its name (the file stem), title and the defaults of its ``parameters`` cell.
+
+    ``code_fingerprint`` is a short hash of its code cells other than ``parameters`` (whose values are part of a
+    run's parameters): a changed lesson gives a different fingerprint, so results of the old code can be told apart.
+    """
 
     name: str
     path: Path
     title: str
     defaults: dict
+    code_fingerprint: str = ""
 
     def describe_parameters(self) -> str:
         """One line per parameter: name, type and default."""
@@ -61,6 +73,8 @@ class RunResult:
     seconds: float = 0.0
     dataset: str | None = None
     dataset_fallback: bool | None = None
+    dataset_fingerprint: str | None = None
+    code_fingerprint: str | None = None
     metrics: dict = field(default_factory=dict)
     error: str | None = None
 
@@ -69,20 +83,46 @@ class RunResult:
         return self.status == "ok"
 
 
-def lessons_dir() -> Path:
-    """``EMBEDLIB_LESSONS`` or the ``lessons/`` folder of the checkout embedlib runs from."""
-    folder = Path(os.environ.get("EMBEDLIB_LESSONS") or Path(__file__).resolve().parents[1] / "lessons")
-    if not folder.is_dir():
-        raise FileNotFoundError(
-            f"No lessons folder at {folder}. Run from a checkout of the course (pip install -e .) or set "
-            "EMBEDLIB_LESSONS to the folder holding the lesson notebooks."
-        )
-    return folder
+def _has_lessons(folder: Path) -> bool:
+    return folder.is_dir() and any(folder.glob("[0-9]*.ipynb"))
+
+
+def lessons_dir(folder: str | os.PathLike | None = None) -> Path:
+    """Where the lesson notebooks are: ``folder``, else ``EMBEDLIB_LESSONS``, else ``./lessons/`` or ``./``.
+
+    Nothing here depends on where embedlib is installed: from the root of a checkout of the course (or from its
+    ``lessons/`` folder) the lessons are found; anywhere else, say where they are.
+    """
+    if folder is not None:
+        chosen, how = [Path(folder)], f"--lessons-dir {folder}"
+    elif os.environ.get(LESSONS_ENV):
+        chosen, how = [Path(os.environ[LESSONS_ENV])], f"{LESSONS_ENV}={os.environ[LESSONS_ENV]}"
+    else:
+        chosen, how = [Path("lessons"), Path(".")], "neither --lessons-dir nor EMBEDLIB_LESSONS was given"
+    for candidate in chosen:
+        if _has_lessons(candidate):
+            return candidate
+    looked = " and ".join(str(c.resolve()) for c in chosen)
+    raise FileNotFoundError(
+        f"No lesson notebooks (01-....ipynb) in {looked} ({how}). Run embedlib from the root of a checkout of the "
+        f"course, or pass --lessons-dir FOLDER, or set {LESSONS_ENV}=FOLDER, naming the folder that holds the "
+        "numbered lesson notebooks."
+    )
+
+
+def _is_parameters_cell(cell: nbformat.NotebookNode) -> bool:
+    return cell.cell_type == "code" and "parameters" in cell.get("metadata", {}).get("tags", [])
+
+
+def code_fingerprint(notebook: nbformat.NotebookNode) -> str:
+    """A short hash of a notebook's code cells, leaving out the ``parameters`` cell and outputs."""
+    code = [c.source for c in notebook.cells if c.cell_type == "code" and not _is_parameters_cell(c)]
+    return hashlib.sha256(json.dumps(code).encode()).hexdigest()[:16]
 
 
 def _parameters_cell(notebook: nbformat.NotebookNode, path: Path) -> dict:
     for cell in notebook.cells:
-        if cell.cell_type == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
+        if _is_parameters_cell(cell):
             defaults = {}
             for node in ast.parse(cell.source).body:
                 if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
@@ -104,12 +144,14 @@ def load_lesson(path: str | os.PathLike) -> Lesson:
     """Read a notebook's title and parameter defaults."""
     path = Path(path)
     notebook = nbformat.read(path, as_version=4)
-    return Lesson(path.stem, path, _title(notebook, path.stem), _parameters_cell(notebook, path))
+    return Lesson(
+        path.stem, path, _title(notebook, path.stem), _parameters_cell(notebook, path), code_fingerprint(notebook)
+    )
 
 
-def find_lessons(folder: Path | None = None) -> list[Lesson]:
-    """Every lesson notebook, in order."""
-    folder = folder or lessons_dir()
+def find_lessons(folder: str | os.PathLike | None = None) -> list[Lesson]:
+    """Every lesson notebook in ``lessons_dir(folder)``, in order."""
+    folder = lessons_dir(folder)
     return [load_lesson(p) for p in sorted(folder.glob("[0-9]*.ipynb"))]
 
 
@@ -127,11 +169,14 @@ def select_lessons(names: list[str], lessons: list[Lesson]) -> list[Lesson]:
 
 
 def parse_value(text: str) -> object:
-    """A command-line value as YAML reads it: ``64`` → int, ``0.3`` → float, ``true`` → bool, else a string."""
+    """A command-line value as YAML reads it: ``64`` → int, ``0.3`` and ``1e-3`` → float, ``true`` → bool, else text."""
     try:
-        return yaml.safe_load(text)
+        value = yaml.safe_load(text)
     except yaml.YAMLError:
         return text
+    if isinstance(value, str) and _FLOAT.fullmatch(text.strip()):
+        return float(text)
+    return value
 
 
 def _check_range(name: str, value: object) -> str | None:
@@ -141,6 +186,10 @@ def _check_range(name: str, value: object) -> str | None:
         return "must be a positive integer"
     if name == "valid_frac" and not 0 < value < 1:
         return "must be between 0 and 1"
+    if name == "seed" and not 0 <= value <= SEED_MAX:
+        return f"must be an integer from 0 to {SEED_MAX} (NumPy and JAX take unsigned 32-bit seeds)"
+    if (name == "l2" or name.startswith("l2_")) and not value >= 0:
+        return "must be zero or positive"
     if name == "learning_rate" and not value > 0:
         return "must be positive"
     if name.endswith("dropout") and not 0 <= value < 1:
@@ -211,7 +260,9 @@ def execute_lesson(lesson: Lesson, params: dict, output: Path, progress: bool = 
     import papermill
 
     output.parent.mkdir(parents=True, exist_ok=True)
-    result = RunResult(lesson.name, str(output), {**lesson.defaults, **params})
+    result = RunResult(
+        lesson.name, str(output), {**lesson.defaults, **params}, code_fingerprint=lesson.code_fingerprint
+    )
     start = time.perf_counter()
     try:
         papermill.execute_notebook(
@@ -232,28 +283,9 @@ def execute_lesson(lesson: Lesson, params: dict, output: Path, progress: bool = 
         records = read_records(nbformat.read(output, as_version=4))
         result.dataset = records.pop("dataset", None)
         result.dataset_fallback = records.pop("dataset_fallback", None)
+        result.dataset_fingerprint = records.pop("dataset_fingerprint", None)
         result.metrics = records
     return result
-
-
-def write_json_atomic(path: Path, payload: object) -> None:
-    """Write JSON to a temporary name, then move it into place: a crash never leaves half a file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(payload, indent=2, default=str) + "\n")
-    os.replace(tmp, path)
-
-
-def machine() -> dict:
-    """What the numbers were measured on."""
-    from importlib.metadata import version
-
-    return {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cores": os.cpu_count(),
-        "keras": version("keras"),
-        "backend": os.environ.get("KERAS_BACKEND", "jax"),
-    }
 
 
 def format_table(results: list[RunResult], metric_names: tuple[str, ...] = ("val_rmse",)) -> str:
@@ -265,7 +297,7 @@ def format_table(results: list[RunResult], metric_names: tuple[str, ...] = ("val
         rows.append((r.lesson, r.status, f"{r.seconds:.1f}", dataset, *values))
     rows.append(("total", "", f"{sum(r.seconds for r in results):.1f}", "", *[""] * len(metric_names)))
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
@@ -291,6 +323,6 @@ def run_lessons(
         result = execute_lesson(lesson, per_lesson[lesson.name], output, progress=progress)
         results.append(result)
         echo(f"      {result.status} in {result.seconds:.1f} s" + (f": {result.error}" if result.error else ""))
-        summary = {"started": started, "machine": machine(), "lessons": [asdict(r) for r in results]}
-        write_json_atomic(output_dir / "summary.json", summary)
+        summary = {"started": started, "machine": describe_machine(), "lessons": [asdict(r) for r in results]}
+        write_atomic(output_dir / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
     return results

@@ -1,8 +1,12 @@
 """Parameter sweeps: a grid of lesson runs, each in its own kernel, several at once, resumable.
 
-Each run writes its executed notebook and a small JSON result under ``<output_dir>/runs/``; a run whose JSON says
-"ok" is never run again, so an interrupted sweep started again with the same folder finishes only what is missing.
-``results.csv`` and ``sweep.png`` are rebuilt from those JSON files at the end.
+Each run writes its executed notebook and a small JSON result under ``<output_dir>/runs/``. A run whose JSON says
+"ok" is not run again if it is still current: same parameters, same code cells in the lesson, and the same dataset
+(the fingerprint the lesson recorded matches the copy a run would load now). So an interrupted sweep started again
+with the same folder finishes only what is missing, and a sweep resumed after the lesson or the data changed runs
+the stale runs again, saying so. ``results.csv`` and ``sweep.png`` are rebuilt from the JSON files at the end.
+
+A sweep never writes inside the lessons folder, and a lesson executed by a sweep cannot start another sweep.
 
 Past one machine: ``run_sweep`` hands each run to ``executor.submit``; any ``concurrent.futures``-style executor
 works, e.g. a Dask cluster's (``distributed.Client(...).get_executor()``), as long as the workers share the output
@@ -11,11 +15,15 @@ folder and have the lessons and embedlib installed.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import itertools
 import json
 import multiprocessing
 import os
+from collections import Counter
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from dataclasses import asdict
 from pathlib import Path
@@ -24,12 +32,15 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from tqdm import tqdm
 
-from embedlib import runner
+from embedlib import data, runner
+from embedlib.files import write_atomic
 from embedlib.runner import Lesson, ParameterError, RunResult
 
 __all__ = ["MAX_RUNS_WITHOUT_YES", "SweepResult", "expand_grid", "run_sweep"]
 
 MAX_RUNS_WITHOUT_YES = 24
+# Set in the kernel of every run a sweep executes; run_sweep refuses to start where it is set.
+SWEEP_RUN_ENV = "EMBEDLIB_SWEEP_RUN"
 
 
 def expand_grid(lesson: Lesson, grid: dict[str, list], repeat: int = 1, base: dict | None = None) -> list[dict]:
@@ -47,7 +58,7 @@ def expand_grid(lesson: Lesson, grid: dict[str, list], repeat: int = 1, base: di
     names = list(grid)
     for values in itertools.product(*(grid[n] for n in names)):
         for r in range(repeat):
-            params = {**base, **dict(zip(names, values))}
+            params = {**base, **dict(zip(names, values, strict=True))}
             if repeat > 1:
                 params["seed"] = int(base.get("seed", lesson.defaults["seed"])) + r
             runs.append(runner.check_parameters(lesson, params))
@@ -62,15 +73,56 @@ def run_id(params: dict, shown: list[str]) -> str:
     return f"{safe}_{hashlib.sha1(text.encode()).hexdigest()[:8]}"
 
 
+@contextlib.contextmanager
+def _marked_as_sweep_run(name: str) -> Iterator[None]:
+    """Mark the environment a run's kernel inherits (papermill starts it from this process's environment)."""
+    before = os.environ.get(SWEEP_RUN_ENV)
+    os.environ[SWEEP_RUN_ENV] = name
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(SWEEP_RUN_ENV, None)
+        else:
+            os.environ[SWEEP_RUN_ENV] = before
+
+
 def _execute(lesson: Lesson, params: dict, output: str) -> dict:
-    return asdict(runner.execute_lesson(lesson, params, Path(output), progress=False))
+    with _marked_as_sweep_run(Path(output).stem):
+        return asdict(runner.execute_lesson(lesson, params, Path(output), progress=False))
+
+
+def _check_where(lesson: Lesson, output_dir: Path) -> None:
+    """No sweep inside a sweep run, and no sweep output inside the lessons folder (the course's source)."""
+    if os.environ.get(SWEEP_RUN_ENV):
+        raise ParameterError(
+            f"run_sweep was called inside a run of a sweep ({SWEEP_RUN_ENV}={os.environ[SWEEP_RUN_ENV]}): a lesson "
+            "that sweeps itself would start sweeps without end. Sweep from the command line (`embedlib sweep`) or "
+            "from a notebook that is not itself swept."
+        )
+    lessons = lesson.path.parent.resolve()
+    if output_dir.resolve().is_relative_to(lessons):
+        raise ParameterError(
+            f"The sweep's output folder {output_dir.resolve()} is inside the lessons folder {lessons}: its executed "
+            f"copies would mix with the course's source. Choose a folder outside it, e.g. sweep-output/{lesson.name}."
+        )
+
+
+def _stale_reason(stored: dict, lesson: Lesson, expected_data: str | None, real_data: bool) -> str | None:
+    """Why a finished run no longer stands for what running it now would give, or None if it still does."""
+    if stored.get("code_fingerprint") != lesson.code_fingerprint:
+        return "the lesson's code changed"
+    if real_data and stored.get("dataset_fingerprint") != expected_data:
+        return "the dataset differs from the one it ran on"
+    return None
 
 
 class SweepResult:
-    """The sweep's table (one row per run), its figure, and how many runs this call executed."""
+    """The sweep's table (one row per run), its figure, how many runs this call executed and how many were stale."""
 
-    def __init__(self, table: pd.DataFrame, figure, executed: int, output_dir: Path) -> None:
+    def __init__(self, table: pd.DataFrame, figure, executed: int, output_dir: Path, stale: int = 0) -> None:
         self.table, self.figure, self.executed, self.output_dir = table, figure, executed, output_dir
+        self.stale = stale
 
     @property
     def failed(self) -> int:
@@ -113,26 +165,47 @@ def run_sweep(
     metric: str = "val_rmse",
     executor: Executor | None = None,
     progress: bool = True,
+    echo: Callable[[str], object] | None = print,
 ) -> SweepResult:
-    """Run ``lesson`` over the grid; write runs, ``results.csv`` and ``sweep.png`` into ``output_dir``."""
+    """Run ``lesson`` over the grid; write runs, ``results.csv`` and ``sweep.png`` into ``output_dir``.
+
+    Finished runs in ``output_dir`` are reused only while current (see the module's docstring); ``echo`` is told
+    how many were stale and why (``None``: say nothing).
+    """
+    output_dir = Path(output_dir)
+    _check_where(lesson, output_dir)
     runs = expand_grid(lesson, grid, repeat, base_params)
     if len(runs) > MAX_RUNS_WITHOUT_YES and not yes:
         raise ParameterError(
             f"This sweep has {len(runs)} runs (more than {MAX_RUNS_WITHOUT_YES}). Pass --yes (yes=True) to run it."
         )
-    output_dir = Path(output_dir)
     runs_dir = output_dir / "runs"
     runs_dir.mkdir(parents=True, exist_ok=True)
 
     shown = [*grid, *(["seed"] if repeat > 1 else [])]
-    results, todo = {}, []
+    expected_data: dict[str, str | None] = {}
+    results, todo, stale = {}, [], Counter()
     for params in runs:
-        name = run_id({**lesson.defaults, **params}, shown)
+        everything = {**lesson.defaults, **params}
+        name = run_id(everything, shown)
         done = runs_dir / f"{name}.json"
-        if done.exists() and json.loads(done.read_text()).get("status") == "ok":
-            results[name] = json.loads(done.read_text())
-        else:
+        stored = json.loads(done.read_text()) if done.exists() else {}
+        if stored.get("status") != "ok":
             todo.append((name, params))
+            continue
+        dataset = everything.get("dataset")
+        real_data = isinstance(dataset, str) and dataset in data.DATASETS
+        if real_data and dataset not in expected_data:
+            expected_data[dataset] = data.dataset_fingerprint(dataset)
+        reason = _stale_reason(stored, lesson, expected_data.get(dataset), real_data)
+        if reason:
+            stale[reason] += 1
+            todo.append((name, params))
+        else:
+            results[name] = stored
+    if stale and echo is not None:
+        reasons = "; ".join(f"{n} because {why}" for why, n in stale.items())
+        echo(f"{sum(stale.values())} finished runs in {output_dir} are stale and will run again ({reasons}).")
 
     own_executor = executor is None
     if own_executor and todo:
@@ -157,7 +230,7 @@ def run_sweep(
                 result = future.result()
             except Exception as exc:  # the worker itself died; record it like a failed run
                 result = asdict(RunResult(lesson.name, str(runs_dir / f"{name}.ipynb"), {}, "failed", error=repr(exc)))
-            runner.write_json_atomic(runs_dir / f"{name}.json", result)
+            write_atomic(runs_dir / f"{name}.json", json.dumps(result, indent=2, default=str) + "\n")
             results[name] = result
             bar.update(1)
         bar.close()
@@ -167,37 +240,15 @@ def run_sweep(
 
     ordered = [results[run_id({**lesson.defaults, **p}, shown)] for p in runs]
     table = _table(ordered, list(grid))
-    tmp = output_dir / ".results.csv.tmp"
-    table.to_csv(tmp, index=False)
-    os.replace(tmp, output_dir / "results.csv")
+    write_atomic(output_dir / "results.csv", table.to_csv(index=False))
 
     figure = None
     if metric in table and table[metric].notna().any():
         from embedlib.plots import plot_sweep
 
         figure = plot_sweep(table, list(grid), metric)
-        figure.savefig(output_dir / "sweep.png", dpi=100)
+        png = io.BytesIO()
+        figure.savefig(png, format="png", dpi=100)
+        write_atomic(output_dir / "sweep.png", png.getvalue())
         plt.close(figure)  # kept on the result; closed so a notebook doesn't show it unasked
-    return SweepResult(table, figure, executed=len(todo), output_dir=output_dir)
-
-
-def main(
-    lesson_name: str,
-    grid: dict[str, list],
-    *,
-    repeat: int,
-    workers: int | None,
-    output_dir: Path,
-    yes: bool,
-    base_params: dict,
-) -> int:
-    """The ``embedlib sweep`` command: run, then print the best runs and where everything is."""
-    lesson = runner.select_lessons([lesson_name], runner.find_lessons())[0]
-    result = run_sweep(lesson, grid, output_dir, repeat=repeat, workers=workers, base_params=base_params, yes=yes)
-    shown = [c for c in result.table.columns if c not in ("run", "error", "dataset_fallback")]
-    print(f"\n{len(result.table)} runs ({result.executed} executed now, {result.failed} failed). Best runs:")
-    print(result.best()[shown].to_string(index=False))
-    for _, row in result.table[result.table["status"] != "ok"].iterrows():
-        print(f"FAILED {row['run']}: {row['error']}")
-    print(f"\nresults.csv{', sweep.png' if result.figure else ''} and the executed notebooks are in {output_dir}")
-    return 1 if result.failed else 0
+    return SweepResult(table, figure, executed=len(todo), output_dir=output_dir, stale=sum(stale.values()))

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from embedlib.data import HALF_STARS, Dataset
+from embedlib.dataset import HALF_STARS, Dataset
 
 GENRES = (
     "Action", "Adventure", "Animation", "Children", "Comedy", "Crime", "Documentary", "Drama", "Fantasy", "Horror",
     "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War", "Western",
 )  # fmt: skip
+
+
+# Bump when make_synthetic draws different numbers from the same settings: results tied to the old data go stale.
+GENERATOR_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,8 @@ def make_synthetic(
             "`n_users`, `n_movies`, `n_ratings` and `n_factors` must be positive. Received: "
             f"n_users={n_users}, n_movies={n_movies}, n_ratings={n_ratings}, n_factors={n_factors}."
         )
+    settings = {"seed": seed, "n_users": n_users, "n_movies": n_movies, "n_ratings": n_ratings}
+    settings |= {"n_factors": n_factors, "noise_sd": noise_sd, "generator": GENERATOR_VERSION}
     rng = np.random.default_rng(seed)
     user_ids = np.arange(1, n_users + 1, dtype="int32")
     # Gappy movie ids, like MovieLens's, so that lessons must remap them.
@@ -83,7 +91,7 @@ def make_synthetic(
     movies = pd.DataFrame(
         {
             "movieId": movie_ids,
-            "title": [f"Synthetic Movie {i} ({y})" for i, y in zip(movie_ids, years)],
+            "title": [f"Synthetic Movie {i} ({y})" for i, y in zip(movie_ids, years, strict=True)],
             "genres": genres,
             "year": pd.array(years, dtype="Int16"),
         }
@@ -95,4 +103,7 @@ def make_synthetic(
         global_mean=global_mean,
         noise_sd=noise_sd,
     )
-    return Dataset("synthetic", ratings, movies, HALF_STARS, source="generated", planted=planted)
+    fingerprint = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+    return Dataset(
+        "synthetic", ratings, movies, HALF_STARS, source="generated", planted=planted, fingerprint=fingerprint
+    )

@@ -1,34 +1,22 @@
-"""Shared fixtures: an isolated cache, no stray data folder, closed figures, tiny MovieLens folders."""
+"""Fixtures: an isolated cache, no stray data folder, closed figures, tiny datasets. Shared helpers: helpers.py."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 import embedlib  # noqa: F401 - sets the Keras backend (JAX) before any test module imports keras
 
-# Read before any fixture clears it: tests that need the real data take it from here.
-REAL_DATA_HOME = os.environ.get("EMBEDLIB_DATA")
-REAL_SMALL = Path(REAL_DATA_HOME) / "ml-latest-small" if REAL_DATA_HOME else None
-
-
-def real_data_home() -> str:
-    """The folder holding the real ml-latest-small, or skip saying why."""
-    if REAL_SMALL is None:
-        pytest.skip("needs the real ml-latest-small: set EMBEDLIB_DATA to the folder holding ml-latest-small/")
-    if not (REAL_SMALL / "ratings.csv").is_file():
-        pytest.skip(f"EMBEDLIB_DATA={REAL_DATA_HOME} has no ml-latest-small/ratings.csv")
-    return REAL_DATA_HOME
+from helpers import write_small
 
 
 @pytest.fixture(autouse=True)
 def isolated_environment(tmp_path_factory, monkeypatch):
-    """Each test gets an empty cache, no EMBEDLIB_DATA and no strict mode unless it sets them."""
+    """Each test gets an empty cache, no EMBEDLIB_DATA, EMBEDLIB_LESSONS or strict mode unless it sets them."""
     monkeypatch.setenv("EMBEDLIB_CACHE", str(tmp_path_factory.mktemp("cache")))
-    monkeypatch.delenv("EMBEDLIB_DATA", raising=False)
-    monkeypatch.delenv("EMBEDLIB_STRICT", raising=False)
+    for name in ("EMBEDLIB_DATA", "EMBEDLIB_STRICT", "EMBEDLIB_LESSONS"):
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture(autouse=True)
@@ -37,36 +25,6 @@ def close_figures():
     import matplotlib.pyplot as plt
 
     plt.close("all")
-
-
-RATINGS_HEADER = "userId,movieId,rating,timestamp"
-MOVIES_CSV = """movieId,title,genres
-1,Toy Story (1995),Adventure|Animation|Children|Comedy|Fantasy
-2,Jumanji (1995),Adventure|Children|Fantasy
-10,"American President, The (1995)",Comedy|Drama|Romance
-47,Seven (a.k.a. Se7en) (1995),Mystery|Thriller
-99,Untitled,(no genres listed)
-"""
-RATINGS_ROWS = [
-    "1,1,4.0,964982703",
-    "1,2,3.5,964981247",
-    "1,10,5.0,964982224",
-    "2,1,0.5,964983815",
-    "2,47,2.0,964982931",
-    "3,2,4.5,964982400",
-    "3,47,1.0,964980868",
-]
-
-
-def write_small(folder: Path, ratings: str | None = None, movies: str | None = None) -> Path:
-    """A tiny ml-latest-small-shaped folder; pass text to replace either file."""
-    target = folder / "ml-latest-small"
-    target.mkdir(parents=True, exist_ok=True)
-    (target / "ratings.csv").write_text(
-        ratings if ratings is not None else "\n".join([RATINGS_HEADER, *RATINGS_ROWS]) + "\n"
-    )
-    (target / "movies.csv").write_text(movies if movies is not None else MOVIES_CSV)
-    return target
 
 
 @pytest.fixture

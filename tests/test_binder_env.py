@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REAL_DATA_HOME
+from helpers import REAL_DATA_HOME
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -20,10 +20,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from conftest import REAL_DATA_HOME
+from helpers import REAL_DATA_HOME
 
 ROOT = Path(__file__).resolve().parents[1]
-ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -114,7 +113,9 @@ def test_lesson_one_runs_in_jupyterlab_in_chromium(jupyter_lab):
     url, token, root = jupyter_lab
     notebook = root / "01-embeddings-intro.ipynb"
     to_run = sum(1 for c in nbformat.read(notebook, as_version=4).cells if c.cell_type == "code" and c.source.strip())
-    ARTIFACTS.mkdir(exist_ok=True)
+    # The screenshot goes where the caller says (EMBEDLIB_TEST_ARTIFACTS), else beside the test's temporary files.
+    artifacts = Path(os.environ.get("EMBEDLIB_TEST_ARTIFACTS") or root.parent / "artifacts")
+    artifacts.mkdir(parents=True, exist_ok=True)
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -141,7 +142,7 @@ def test_lesson_one_runs_in_jupyterlab_in_chromium(jupyter_lab):
         figure = page.locator(".jp-OutputArea-output img").first
         if figure.count():
             figure.scroll_into_view_if_needed()
-        page.screenshot(path=str(ARTIFACTS / "jupyterlab-lesson-01.png"), full_page=False)
+        page.screenshot(path=str(artifacts / "jupyterlab-lesson-01.png"), full_page=False)
         outputs = " ".join(page.locator(".jp-OutputArea-output").all_inner_texts())
         images = page.locator(".jp-OutputArea-output img").count()
         browser.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import shutil
+import threading
 import warnings
 import zipfile
 from pathlib import Path
@@ -12,9 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import RATINGS_HEADER, RATINGS_ROWS, real_data_home, write_small
 from embedlib import data as data_module
 from embedlib.data import DatasetError, FallbackWarning, UnknownVersionWarning, load_movielens, read_movielens_folder
+
+from helpers import RATINGS_HEADER, RATINGS_ROWS, real_data_home, write_small
 
 
 def load_quietly(*args, **kwargs):
@@ -130,6 +132,25 @@ def test_bad_input_raises_a_dataset_error_that_says_what_is_wrong(tmp_path, rati
 
 def test_dataset_error_is_a_value_error():
     assert issubclass(DatasetError, ValueError)
+
+
+def test_an_explicit_data_home_without_the_dataset_raises_instead_of_falling_back(tmp_path, server):
+    with pytest.raises(DatasetError, match=r"data_home='.*' holds no ml-latest-small/ folder"):
+        load_movielens(data_home=tmp_path)
+    assert server.calls == []  # nothing downloaded, nothing generated
+
+
+def test_fingerprint_follows_the_content_not_the_folder(tmp_path, monkeypatch):
+    a = load_quietly(data_home=write_small(tmp_path / "a").parent)
+    b = load_quietly(data_home=write_small(tmp_path / "b").parent)
+    other = write_small(tmp_path / "c", ratings="\n".join([RATINGS_HEADER, *RATINGS_ROWS[:-1]]) + "\n")
+    c = load_quietly(data_home=other.parent)
+    assert a.fingerprint == b.fingerprint != c.fingerprint
+    monkeypatch.setenv("EMBEDLIB_DATA", str(tmp_path / "c"))
+    assert data_module.dataset_fingerprint("ml-latest-small") == c.fingerprint
+    synthetic = load_movielens("synthetic", seed=1)
+    assert synthetic.fingerprint == load_movielens("synthetic", seed=1).fingerprint
+    assert synthetic.fingerprint != load_movielens("synthetic", seed=2).fingerprint
 
 
 def test_missing_file_says_which_and_how_to_fix(small_folder):
@@ -277,6 +298,67 @@ def test_download_with_bad_rows_is_refused_and_deleted(tmp_path, server):
     with pytest.raises(DatasetError, match="reference movies missing"):
         load_movielens()
     assert cache_contents() == []
+
+
+def test_a_damaged_cache_is_refused_with_how_to_fetch_it_again(tmp_path, server):
+    server(write_small(tmp_path / "src"), known=tiny_known_release())
+    cached = data_module.download_movielens("ml-latest-small")
+    ratings = cached / "ratings.csv"
+    ratings.write_text("\n".join([RATINGS_HEADER, *RATINGS_ROWS[:4]]) + "\n")  # truncated at a row boundary
+    with pytest.raises(DatasetError, match=r"cached copy of ml-latest-small .* is damaged: ratings.csv .*--force"):
+        load_movielens(strict=False)  # refused, not a fallback and not half the ratings
+    data_module.download_movielens("ml-latest-small", force=True)
+    assert len(load_movielens(strict=True).ratings) == len(RATINGS_ROWS)
+
+
+def test_a_cache_without_its_record_is_checked_against_the_pinned_checksums():
+    write_small(data_module.cache_dir())  # as an older embedlib, or a hand, might have left it: not the release
+    with pytest.raises(DatasetError, match="is damaged: ratings.csv, movies.csv no longer match"):
+        load_movielens()
+
+
+def test_a_users_own_copy_that_differs_still_loads_with_a_warning(small_folder, monkeypatch):
+    monkeypatch.setenv("EMBEDLIB_DATA", str(small_folder.parent))
+    with pytest.warns(UnknownVersionWarning, match="not the known ml-latest-small release"):
+        assert len(load_movielens().ratings) == len(RATINGS_ROWS)
+
+
+def test_two_downloads_into_a_cold_cache_at_once_keep_the_first_finished_folder(tmp_path, server, monkeypatch):
+    server(write_small(tmp_path / "src"), known=tiny_known_release())
+    serve = data_module.DOWNLOADER
+    both_started = threading.Barrier(2, timeout=30)
+    first_done = threading.Event()
+    seen, errors = {}, []
+
+    def downloader(url, output_file, pooch_obj, check_only=False):
+        both_started.wait()  # both found the cache cold and are downloading
+        if threading.current_thread().name == "second":
+            first_done.wait(timeout=30)  # finish after the first has moved its folder into place
+        serve(url, output_file, pooch_obj, check_only)
+
+    monkeypatch.setattr(data_module, "DOWNLOADER", downloader)
+
+    def kernel(name):
+        try:
+            folder = data_module.download_movielens("ml-latest-small")
+            seen[name] = (folder, (folder / "ratings.csv").stat().st_ino)
+            if name == "first":
+                first_done.set()
+            seen[name + " loaded"] = len(load_movielens(strict=True).ratings)
+        except Exception as exc:  # reported below, with the thread's name
+            errors.append((name, exc))
+            first_done.set()
+
+    threads = [threading.Thread(target=kernel, args=(n,), name=n) for n in ("first", "second")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors, errors
+    assert len(server.calls) == 2  # both really downloaded
+    assert seen["first"] == seen["second"]  # the second kept the first's folder: same path, same files
+    assert seen["first loaded"] == seen["second loaded"] == len(RATINGS_ROWS)
+    assert cache_contents() == ["ml-latest-small"]  # no staging folder left behind
 
 
 def test_interrupted_download_leaves_nothing_half_written(monkeypatch):

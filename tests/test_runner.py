@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import platform
 from pathlib import Path
 
 import nbformat
@@ -19,12 +20,28 @@ if fail:
 embedlib.record_metrics(dataset=dataset, dataset_fallback=False, val_rmse=n * scale + seed / 100)"""
 
 
-def write_tiny(folder: Path, name: str = "01-tiny") -> Path:
+DATA_PARAMETERS = 'dataset = "ml-latest-small"\nn = 1'
+DATA_BODY = """import embedlib
+data = embedlib.load_movielens(dataset)
+embedlib.record_dataset(data)
+embedlib.record_metrics(val_rmse=float(len(data.ratings) * n))"""
+RECURSIVE_PARAMETERS = 'recurse = False\nme = ""\nout = ""'
+RECURSIVE_BODY = """import embedlib
+from embedlib import runner, sweep
+if recurse:
+    sweep.run_sweep(runner.load_lesson(me), {"recurse": [False]}, out, progress=False)
+embedlib.record_metrics(val_rmse=1.0)"""
+
+
+def write_tiny(
+    folder: Path, name: str = "01-tiny", parameters: str = TINY_PARAMETERS, *body: str, title: str = "A tiny lesson"
+) -> Path:
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    params = nbformat.v4.new_code_cell(TINY_PARAMETERS)
+    params = nbformat.v4.new_code_cell(parameters)
     params.metadata["tags"] = ["parameters"]
-    nb.cells = [nbformat.v4.new_markdown_cell("# A tiny lesson"), params, nbformat.v4.new_code_cell(TINY_BODY)]
+    code = [nbformat.v4.new_code_cell(source) for source in body or (TINY_BODY,)]
+    nb.cells = [nbformat.v4.new_markdown_cell(f"# {title}"), params, *code]
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.ipynb"
     nbformat.write(nb, path)
@@ -69,7 +86,36 @@ def test_bad_parameters_are_refused_with_the_valid_list(lessons, params, message
 
 def test_values_are_parsed_and_ints_accepted_for_floats(lessons):
     assert runner.parse_value("64") == 64 and runner.parse_value("0.3") == 0.3 and runner.parse_value("true") is True
+    assert runner.parse_value("1e-3") == 0.001 and runner.parse_value("-2E+2") == -200.0  # YAML 1.1 reads text
+    assert runner.parse_value("-1") == -1 and runner.parse_value("nan") == "nan"
     assert runner.check_parameters(lessons[0], {"scale": 2}) == {"scale": 2.0}
+
+
+def test_a_float_in_e_notation_runs_and_a_negative_seed_is_refused_up_front(lessons, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert cli.main(["run", "01", "-p", "scale", "1e-3", "--output-dir", str(out), "--no-progress"]) == 0
+    (entry,) = json.loads((out / "summary.json").read_text())["lessons"]
+    assert entry["parameters"]["scale"] == 0.001 and entry["metrics"] == {"val_rmse": 0.003}
+    refused = tmp_path / "refused"
+    assert cli.main(["run", "01", "-p", "seed", "-1", "--output-dir", str(refused)]) == 2
+    assert "parameter 'seed' must be an integer from 0 to 4294967295" in capsys.readouterr().err
+    assert not refused.exists()
+
+
+def test_outside_a_checkout_the_cli_says_where_it_looked_and_how_to_point_elsewhere(
+    lessons, tmp_path, monkeypatch, capsys
+):
+    folder = lessons[0].path.parent
+    monkeypatch.delenv("EMBEDLIB_LESSONS")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert cli.main(["lessons"]) == 2
+    err = capsys.readouterr().err
+    assert str(tmp_path / "elsewhere" / "lessons") in err and "--lessons-dir" in err and "EMBEDLIB_LESSONS" in err
+    assert cli.main(["lessons", "--lessons-dir", str(folder)]) == 0
+    assert "01-tiny" in capsys.readouterr().out
+    monkeypatch.chdir(tmp_path)  # the root of a "checkout": ./lessons/ is found without being named
+    assert runner.lessons_dir() == Path("lessons")
 
 
 def test_run_collects_metrics_and_writes_a_summary(lessons, tmp_path, capsys):
@@ -80,7 +126,7 @@ def test_run_collects_metrics_and_writes_a_summary(lessons, tmp_path, capsys):
     (entry,) = summary["lessons"]
     assert entry["status"] == "ok" and entry["metrics"] == {"val_rmse": 2.0}
     assert entry["parameters"]["n"] == 4 and entry["dataset"] == "synthetic" and entry["seconds"] > 0
-    assert summary["machine"]["cores"] >= 1
+    assert summary["machine"]["python"] == platform.python_version()
     assert (out / "01-tiny.ipynb").exists()
     printed = capsys.readouterr().out
     assert "01-tiny" in printed and "2.0000" in printed and "total" in printed
@@ -130,6 +176,50 @@ def test_sweep_repeats_get_their_own_seeds_and_failures_are_recorded(lessons, tm
         result.failed == 2 and result.table.loc[result.table["status"] == "failed", "error"].str.contains("boom").all()
     )
     assert sorted(result.table.loc[result.table["status"] == "ok", "val_rmse"]) == [1.5, 1.51]
+
+
+def test_a_sweep_resumed_on_other_data_or_changed_code_recomputes_its_runs(tmp_path, monkeypatch):
+    from helpers import RATINGS_HEADER, RATINGS_ROWS, write_small
+
+    path = write_tiny(tmp_path / "data-lessons", "01-data", DATA_PARAMETERS, DATA_BODY)
+    out, said = tmp_path / "sweep", []
+
+    def sweep_on(home: Path, **kwargs) -> sweep.SweepResult:
+        monkeypatch.setenv("EMBEDLIB_DATA", str(home))
+        lesson = runner.load_lesson(path)
+        return sweep.run_sweep(lesson, {"n": [2]}, out, progress=False, echo=said.append, **kwargs)
+
+    first = sweep_on(write_small(tmp_path / "a").parent)
+    assert (first.executed, first.table["val_rmse"].tolist()) == (1, [2.0 * len(RATINGS_ROWS)])
+    same_content = sweep_on(write_small(tmp_path / "b").parent)
+    assert (same_content.executed, same_content.stale, said) == (0, 0, [])
+    fewer = write_small(tmp_path / "c", ratings="\n".join([RATINGS_HEADER, *RATINGS_ROWS[:5]]) + "\n").parent
+    other_data = sweep_on(fewer)
+    assert (other_data.executed, other_data.stale, other_data.table["val_rmse"].tolist()) == (1, 1, [10.0])
+    assert said == [
+        f"1 finished runs in {out} are stale and will run again (1 because the dataset differs from the one it ran on)."
+    ]
+    write_tiny(tmp_path / "data-lessons", "01-data", DATA_PARAMETERS, DATA_BODY, "n = n + 0")
+    changed_code = sweep_on(fewer)
+    assert (changed_code.executed, changed_code.stale) == (1, 1) and "the lesson's code changed" in said[-1]
+
+
+def test_a_sweep_cannot_recurse_or_write_into_the_lessons_folder(lessons, tmp_path):
+    path = write_tiny(tmp_path / "recursive", "01-recursive", RECURSIVE_PARAMETERS, RECURSIVE_BODY)
+    inner = tmp_path / "inner"
+    result = sweep.run_sweep(
+        runner.load_lesson(path),
+        {"recurse": [True]},
+        tmp_path / "outer",
+        base_params={"me": str(path), "out": str(inner)},
+        progress=False,
+    )
+    assert result.failed == 1 and "inside a run of a sweep" in result.table["error"].iloc[0]
+    assert not inner.exists()
+    (lesson,) = lessons
+    with pytest.raises(ParameterError, match="inside the lessons folder"):
+        sweep.run_sweep(lesson, {"n": [1]}, lesson.path.parent / "sweep-output")
+    assert not (lesson.path.parent / "sweep-output").exists()
 
 
 def test_sweep_refuses_bad_values_and_big_grids_before_running(lessons, tmp_path, capsys):
