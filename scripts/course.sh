@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+export PYTHONPYCACHEPREFIX="$PWD/.venv/pycache"  # bytecode stays out of the checkout
 exec .venv/bin/embedlib run --all --output-dir course-output "$@"

@@ -13,4 +13,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 echo "==> installing embedlib and its dependencies into .venv (first time: about a minute)"
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e ".[test]"
+# EMBEDLIB_CONSTRAINTS=binder/requirements.txt (as .ci/run sets) installs the versions Binder pins.
+.venv/bin/python -m pip install --quiet ${EMBEDLIB_CONSTRAINTS:+-c "$EMBEDLIB_CONSTRAINTS"} -e ".[test]"
+# The editable build leaves embedlib.egg-info/ in the checkout; the installed metadata lives in .venv.
+rm -rf embedlib.egg-info

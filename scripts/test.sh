@@ -4,4 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+export PYTHONPYCACHEPREFIX="$PWD/.venv/pycache"  # bytecode stays out of the checkout
 exec .venv/bin/python -m pytest "$@"
