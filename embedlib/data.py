@@ -274,7 +274,7 @@ class _DownloadFailed(Exception):
     """The network or server failed: a reason to fall back, unlike a corrupt download."""
 
 
-def download_movielens(name: str, force: bool = False) -> Path:
+def download_movielens(name: str, *, force: bool = False) -> Path:
     """Download, verify and unpack a MovieLens dataset into the cache; return its folder.
 
     Atomic: the archive is hash-checked by pooch, unpacked into a temporary folder, verified, and only then moved
@@ -335,6 +335,7 @@ def _find_dataset_folder(unpacked: Path, spec: DatasetSpec) -> Path:
 def read_movielens_folder(
     folder: str | os.PathLike,
     name: str = "ml-latest-small",
+    *,
     source: str | None = None,
     downloaded: bool = False,
 ) -> Dataset:

@@ -8,6 +8,7 @@ import json
 import os
 import re
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -255,7 +256,7 @@ def _error_text(exc: BaseException) -> str:
     return f"{ename}{where}: {evalue}"
 
 
-def execute_lesson(lesson: Lesson, params: dict, output: Path, progress: bool = True) -> RunResult:
+def execute_lesson(lesson: Lesson, params: dict, output: Path, *, progress: bool = True) -> RunResult:
     """Execute one lesson into ``output`` with papermill (its own kernel) and collect what it recorded."""
     import papermill
 
@@ -306,12 +307,17 @@ def run_lessons(
     lessons: list[Lesson],
     overrides: dict,
     output_dir: Path,
+    *,
     in_place: bool = False,
     progress: bool = True,
-    echo=print,
+    echo: Callable[[str], object] | None = print,
 ) -> list[RunResult]:
-    """Check all parameters, then run the lessons one after another; write ``summary.json`` after each."""
+    """Check all parameters, then run the lessons one after another; write ``summary.json`` after each.
+
+    ``echo`` is told which lesson starts and how it ended (``None``: say nothing).
+    """
     per_lesson = check_overrides(lessons, overrides)
+    echo = echo or (lambda _line: None)
     if in_place and overrides:
         raise ParameterError("--in-place regenerates the committed notebooks with their defaults: drop -p and -f.")
     output_dir.mkdir(parents=True, exist_ok=True)

@@ -43,7 +43,7 @@ MAX_RUNS_WITHOUT_YES = 24
 SWEEP_RUN_ENV = "EMBEDLIB_SWEEP_RUN"
 
 
-def expand_grid(lesson: Lesson, grid: dict[str, list], repeat: int = 1, base: dict | None = None) -> list[dict]:
+def expand_grid(lesson: Lesson, grid: dict[str, list], *, repeat: int = 1, base: dict | None = None) -> list[dict]:
     """Every combination of the grid's values (on top of ``base``), each repeat with its own seed; all checked."""
     base = dict(base or {})
     if not grid or any(not isinstance(v, list) or not v for v in grid.values()):
@@ -174,7 +174,7 @@ def run_sweep(
     """
     output_dir = Path(output_dir)
     _check_where(lesson, output_dir)
-    runs = expand_grid(lesson, grid, repeat, base_params)
+    runs = expand_grid(lesson, grid, repeat=repeat, base=base_params)
     if len(runs) > MAX_RUNS_WITHOUT_YES and not yes:
         raise ParameterError(
             f"This sweep has {len(runs)} runs (more than {MAX_RUNS_WITHOUT_YES}). Pass --yes (yes=True) to run it."

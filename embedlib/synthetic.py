@@ -41,6 +41,7 @@ class PlantedFactors:
 
 
 def make_synthetic(
+    *,
     seed: int = 0,
     n_users: int = 610,
     n_movies: int = 9_742,

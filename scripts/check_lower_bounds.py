@@ -1,7 +1,8 @@
 """Keep pyproject.toml's lower bounds honest: install exactly those versions and run the library's tests on them.
 
-Run by .ci/run (about 3 minutes from a cold pip cache on 2 cores). The environment lives in a temporary folder and
-is deleted afterwards; the lessons and papermill tests are left to the main suite, which runs on Binder's pins.
+Run by .ci/run with Python 3.11+ (about 4 minutes on 2 busy cores, most of it pip). The environment lives in a
+temporary folder and is deleted afterwards; the lessons and papermill tests are left to the main suite, which runs
+on Binder's pins.
 Usage: .venv/bin/python scripts/check_lower_bounds.py
 """
 
@@ -12,8 +13,9 @@ import re
 import subprocess
 import sys
 import tempfile
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 LIBRARY_TESTS = [

@@ -91,11 +91,7 @@ def test_values_are_parsed_and_ints_accepted_for_floats(lessons):
     assert runner.check_parameters(lessons[0], {"scale": 2}) == {"scale": 2.0}
 
 
-def test_a_float_in_e_notation_runs_and_a_negative_seed_is_refused_up_front(lessons, tmp_path, capsys):
-    out = tmp_path / "out"
-    assert cli.main(["run", "01", "-p", "scale", "1e-3", "--output-dir", str(out), "--no-progress"]) == 0
-    (entry,) = json.loads((out / "summary.json").read_text())["lessons"]
-    assert entry["parameters"]["scale"] == 0.001 and entry["metrics"] == {"val_rmse": 0.003}
+def test_a_negative_seed_is_refused_up_front(lessons, tmp_path, capsys):
     refused = tmp_path / "refused"
     assert cli.main(["run", "01", "-p", "seed", "-1", "--output-dir", str(refused)]) == 2
     assert "parameter 'seed' must be an integer from 0 to 4294967295" in capsys.readouterr().err
@@ -120,16 +116,22 @@ def test_outside_a_checkout_the_cli_says_where_it_looked_and_how_to_point_elsewh
 
 def test_run_collects_metrics_and_writes_a_summary(lessons, tmp_path, capsys):
     out = tmp_path / "out"
-    code = cli.main(["run", "01", "-p", "n", "4", "--output-dir", str(out), "--no-progress"])
+    # 1e-3 is text to YAML 1.1; as a value for a float parameter it must run.
+    code = cli.main(["run", "01", "-p", "n", "4", "-p", "scale", "1e-3", "--output-dir", str(out), "--no-progress"])
     assert code == 0
     summary = json.loads((out / "summary.json").read_text())
     (entry,) = summary["lessons"]
-    assert entry["status"] == "ok" and entry["metrics"] == {"val_rmse": 2.0}
-    assert entry["parameters"]["n"] == 4 and entry["dataset"] == "synthetic" and entry["seconds"] > 0
+    assert entry["status"] == "ok" and entry["metrics"] == {"val_rmse": 0.004}
+    assert (
+        entry["parameters"]["n"] == 4
+        and entry["parameters"]["scale"] == 0.001
+        and entry["dataset"] == "synthetic"
+        and entry["seconds"] > 0
+    )
     assert summary["machine"]["python"] == platform.python_version()
     assert (out / "01-tiny.ipynb").exists()
     printed = capsys.readouterr().out
-    assert "01-tiny" in printed and "2.0000" in printed and "total" in printed
+    assert "01-tiny" in printed and "0.0040" in printed and "total" in printed
 
 
 def test_a_failing_lesson_fails_the_run_and_shows_the_error(lessons, tmp_path, capsys):
