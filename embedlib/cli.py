@@ -75,12 +75,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     )
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
-    from embedlib import bench
-
-    return bench.main(dataset=args.dataset, output_dir=Path(args.output_dir), repeats=args.repeats, quick=args.quick)
-
-
 def cmd_data_download(args: argparse.Namespace) -> int:
     folder = data_module.download_movielens(args.name, force=args.force)
     print(f"{args.name} is in {folder}")
@@ -143,13 +137,6 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--output-dir", default="sweep-output", help="where runs go (default: %(default)s)")
     sweep.add_argument("--yes", action="store_true", help="allow a large grid")
     sweep.set_defaults(func=cmd_sweep)
-
-    bench = sub.add_parser("bench", help="benchmark the models against floors and baselines")
-    bench.add_argument("--dataset", default="ml-latest-small")
-    bench.add_argument("--output-dir", default="bench-output")
-    bench.add_argument("--repeats", type=int, default=1, help="fits per model; timings are medians")
-    bench.add_argument("--quick", action="store_true", help="tiny settings, for tests")
-    bench.set_defaults(func=cmd_bench)
 
     data = sub.add_parser("data", help="download or describe MovieLens datasets")
     data_sub = data.add_subparsers(dest="data_command", required=True)

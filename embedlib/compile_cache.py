@@ -6,8 +6,8 @@ JAX can keep compiled executables on disk, but by default stores only compiles t
 leaves out most of Keras's. ``enable`` turns the cache on with no time or size threshold.
 
 - The folder is ``<embedlib cache>/jax-compilation-cache`` (``EMBEDLIB_CACHE`` moves it, as it moves the data).
-- ``EMBEDLIB_COMPILE_CACHE=0`` turns it off; a folder the user gave JAX already (``JAX_COMPILATION_CACHE_DIR``) is
-  kept.
+- ``EMBEDLIB_COMPILE_CACHE=0`` turns it off; a folder the user gave JAX (``JAX_COMPILATION_CACHE_DIR``) is used
+  instead of embedlib's.
 - An entry that cannot be loaded — damaged, or refused by the CPU loader, as happens on some Intel CPUs
   (jax-ml/jax#38445) — costs a recompile, not an error: JAX then warns and compiles, which embedlib keeps quiet.
 
@@ -44,9 +44,9 @@ def enable(folder: str | os.PathLike | None = None) -> Path | None:
         return None
     import jax
 
-    if jax.config.jax_compilation_cache_dir:  # the user's own choice wins
-        return Path(jax.config.jax_compilation_cache_dir)
-    folder = Path(folder) if folder is not None else cache_folder()
+    if folder is None:  # a folder the user gave JAX (JAX_COMPILATION_CACHE_DIR) wins over ours
+        folder = jax.config.jax_compilation_cache_dir or cache_folder()
+    folder = Path(folder)
     jax.config.update("jax_compilation_cache_dir", str(folder))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)  # -1: no size threshold

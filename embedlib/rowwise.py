@@ -262,7 +262,8 @@ def fit_rowwise(
 
     Returns:
         The history as ``embedlib.training.fit`` gives it: one row per epoch with ``epoch``, ``loss``, ``rmse``,
-        ``val_loss``, ``val_rmse``. ``loss`` is the training MSE (with dropout, without the L2 term).
+        ``val_loss``, ``val_rmse``. ``loss`` is the training MSE (with dropout, without the L2 term). The wall
+        time of each epoch is in ``history.attrs["epoch_seconds"]``.
     """
     learning_rate = DEFAULT_LEARNING_RATES.get(optimizer) if learning_rate is None else learning_rate
     _check(optimizer, epochs, batch_size, patience, learning_rate, l2)
@@ -278,7 +279,7 @@ def fit_rowwise(
     rng, key, step = np.random.default_rng(seed), _hash32(jnp.uint32(seed % 2**32)), jnp.zeros((), "int32")
     options = {"structure": structure, "optimizer": optimizer, "learning_rate": float(learning_rate), "l2": float(l2)}
 
-    history, best, best_loss, waited = [], tables, np.inf, 0
+    history, seconds, best, best_loss, waited = [], [], tables, np.inf, 0
     for epoch in range(1, epochs + 1):
         start = time.perf_counter()
         batches = _batches(
@@ -291,9 +292,10 @@ def fit_rowwise(
         history.append(
             {"epoch": epoch, "loss": train_mse, "rmse": train_mse**0.5, "val_loss": val_mse, "val_rmse": val_mse**0.5}
         )
+        seconds.append(time.perf_counter() - start)
         if verbose:
             shown = "  ".join(f"{k} {v:.4f}" for k, v in history[-1].items() if k != "epoch")
-            print(f"epoch {epoch:>2}/{epochs}  {shown}  ({time.perf_counter() - start:.2f} s)")
+            print(f"epoch {epoch:>2}/{epochs}  {shown}  ({seconds[-1]:.2f} s)")
         if val_mse < best_loss:
             best, best_loss, waited = tables, val_mse, 0
         else:
@@ -305,4 +307,6 @@ def fit_rowwise(
         model.get_layer(names[0]).embeddings.assign(columns[:, : columns.shape[1] - len(names) + 1])
         if structure.biases:
             model.get_layer(names[1]).embeddings.assign(columns[:, -1:])
-    return pd.DataFrame(history)
+    frame = pd.DataFrame(history)
+    frame.attrs["epoch_seconds"] = seconds
+    return frame

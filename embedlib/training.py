@@ -46,6 +46,7 @@ def fit(
     """Compile with MSE and Adam, train with early stopping on validation loss, keep the best weights.
 
     ``steps_per_execution`` runs several training steps per compiled call: same updates, less Python overhead.
+    Other keyword arguments go to ``model.fit``; ``callbacks`` are added to the early stopping.
 
     Returns the history as a DataFrame, one row per epoch (``epoch``, ``loss``, ``rmse``, ``val_loss``, ``val_rmse``).
     """
@@ -61,7 +62,10 @@ def fit(
         metrics=[keras.metrics.RootMeanSquaredError(name="rmse")],
         steps_per_execution=steps_per_execution,
     )
-    callbacks = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)]
+    callbacks = [
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True),
+        *fit_kwargs.pop("callbacks", []),
+    ]
     if verbose:
         callbacks.append(EpochLine())
     history = model.fit(
