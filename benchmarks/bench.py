@@ -240,7 +240,6 @@ def _fit_model(case: Case, prep, seed: int, quick: bool) -> dict:
             )
             epoch_seconds = history.attrs["epoch_seconds"]
         else:
-            timer = EpochTimer()
             # Keras's PyTorch backend only runs one step per call.
             steps = 1 if keras.backend.backend() == "torch" else s.get("steps_per_execution", 1)
             history = fit(
@@ -250,39 +249,15 @@ def _fit_model(case: Case, prep, seed: int, quick: bool) -> dict:
                 seed=model_seed,
                 verbose=False,
                 steps_per_execution=steps,
-                callbacks=[timer],
                 **common,
             )
-            epoch_seconds = timer.seconds
+            epoch_seconds = history.attrs["epoch_seconds"]
         results.append((evaluate_rmse(model, prep), len(history), _steady_seconds(epoch_seconds)))
     rmses = [r[0] for r in results]
     row = {"val_rmse": statistics.mean(rmses), "epochs": results[0][1], "seconds_per_epoch": results[0][2]}
     if len(results) > 1:
         row["seed_rmses"] = rmses
     return row
-
-
-def _epoch_timer_class():
-    import keras
-
-    class _EpochTimer(keras.callbacks.Callback):
-        """Wall time of each epoch, validation included."""
-
-        def __init__(self):
-            super().__init__()
-            self.seconds: list[float] = []
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self._start = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.seconds.append(time.perf_counter() - self._start)
-
-    return _EpochTimer
-
-
-def EpochTimer():  # noqa: N802 - a class made on first use, so that importing this module does not import Keras
-    return _epoch_timer_class()()
 
 
 def _fit_surprise(name: str, prep, seed: int) -> float:
