@@ -164,7 +164,9 @@ def _initial_state(table, optimizer: str) -> dict:
     return {"m": jnp.zeros_like(table), "v": jnp.zeros_like(table)}
 
 
-@partial(jax.jit, static_argnames=("structure", "optimizer", "learning_rate", "l2"))
+@partial(
+    jax.jit, static_argnames=("structure", "optimizer", "learning_rate", "l2"), donate_argnames=("tables", "states")
+)
 def _train_epoch(tables, states, step, key, batches, *, structure, optimizer, learning_rate, l2):
     """One epoch as one compiled call: a scan over the minibatches in ``batches`` (user, movie, rating, weight)."""
 
@@ -279,7 +281,8 @@ def fit_rowwise(
     rng, key, step = np.random.default_rng(seed), _hash32(jnp.uint32(seed % 2**32)), jnp.zeros((), "int32")
     options = {"structure": structure, "optimizer": optimizer, "learning_rate": float(learning_rate), "l2": float(l2)}
 
-    history, seconds, best, best_loss, waited = [], [], tables, np.inf, 0
+    history, seconds, best_loss, waited = [], [], np.inf, 0
+    best = {who: np.array(t) for who, t in tables.items()}
     for epoch in range(1, epochs + 1):
         start = time.perf_counter()
         batches = _batches(
@@ -297,13 +300,14 @@ def fit_rowwise(
             shown = "  ".join(f"{k} {v:.4f}" for k, v in history[-1].items() if k != "epoch")
             print(f"epoch {epoch:>2}/{epochs}  {shown}  ({seconds[-1]:.2f} s)")
         if val_mse < best_loss:
-            best, best_loss, waited = tables, val_mse, 0
+            # a copy: the next epoch updates the tables in place (their buffers are donated to it)
+            best, best_loss, waited = {who: np.array(t) for who, t in tables.items()}, val_mse, 0
         else:
             waited += 1
             if waited >= patience:  # as keras.callbacks.EarlyStopping counts
                 break
     for who, names in layers.items():
-        columns = np.asarray(best[who])
+        columns = best[who]
         model.get_layer(names[0]).embeddings.assign(columns[:, : columns.shape[1] - len(names) + 1])
         if structure.biases:
             model.get_layer(names[1]).embeddings.assign(columns[:, -1:])
