@@ -17,6 +17,7 @@ EPILOG = """examples:
   embedlib run --all
   embedlib run 03 -p embedding_dim 32 -p epochs 5 --output-dir runs/small
   embedlib sweep 03 -p embedding_dim 16 32 64 --repeat 2
+  embedlib sweep 03 -p embedding_dim 16 32 --scheduler tcp://10.0.0.5:8786
   embedlib data info ml-latest-small
 """
 
@@ -72,6 +73,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         output_dir=Path(args.output_dir),
         yes=args.yes,
         base_params=_overrides(None, args.param_file),
+        scheduler=args.scheduler,
     )
 
 
@@ -136,6 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--workers", type=int, default=None, help="runs at once (default: number of cores)")
     sweep.add_argument("--output-dir", default="sweep-output", help="where runs go (default: %(default)s)")
     sweep.add_argument("--yes", action="store_true", help="allow a large grid")
+    sweep.add_argument(
+        "--scheduler", metavar="ADDRESS", help="run on a Dask cluster, e.g. tcp://10.0.0.5:8786 (needs embedlib[dask])"
+    )
     sweep.set_defaults(func=cmd_sweep)
 
     data = sub.add_parser("data", help="download or describe MovieLens datasets")

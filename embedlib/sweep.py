@@ -5,8 +5,8 @@ Each run writes its executed notebook and a small JSON result under ``<output_di
 ``results.csv`` and ``sweep.png`` are rebuilt from those JSON files at the end.
 
 Past one machine: ``run_sweep`` hands each run to ``executor.submit``; any ``concurrent.futures``-style executor
-works, e.g. a Dask cluster's (``distributed.Client(...).get_executor()``), as long as the workers share the output
-folder and have the lessons and embedlib installed.
+works, e.g. a Dask cluster's (``distributed.Client(...).get_executor()``, which ``embedlib sweep --scheduler
+ADDRESS`` uses), as long as the workers share the output folder and have the lessons and embedlib installed.
 """
 
 from __future__ import annotations
@@ -181,6 +181,20 @@ def run_sweep(
     return SweepResult(table, figure, executed=len(todo), output_dir=output_dir)
 
 
+def dask_client(address: str):
+    """A ``distributed.Client`` connected to the scheduler at ``address``; a clear error if Dask is missing."""
+    try:
+        from distributed import Client
+    except ImportError as exc:
+        raise ParameterError(
+            "--scheduler needs Dask's distributed scheduler: pip install 'embedlib[dask]' (or distributed)."
+        ) from exc
+    try:
+        return Client(address, timeout="10s")
+    except OSError as exc:
+        raise ParameterError(f"No Dask scheduler answered at {address!r}: {exc}") from exc
+
+
 def main(
     lesson_name: str,
     grid: dict[str, list],
@@ -190,10 +204,17 @@ def main(
     output_dir: Path,
     yes: bool,
     base_params: dict,
+    scheduler: str | None = None,
 ) -> int:
-    """The ``embedlib sweep`` command: run, then print the best runs and where everything is."""
+    """The ``embedlib sweep`` command: run (on the Dask cluster at ``scheduler`` if given), then print the best runs."""
     lesson = runner.select_lessons([lesson_name], runner.find_lessons())[0]
-    result = run_sweep(lesson, grid, output_dir, repeat=repeat, workers=workers, base_params=base_params, yes=yes)
+    options = {"repeat": repeat, "workers": workers, "base_params": base_params, "yes": yes}
+    if scheduler is None:
+        result = run_sweep(lesson, grid, output_dir, **options)
+    else:
+        with dask_client(scheduler) as client:
+            print(f"sweeping on the Dask cluster at {scheduler} ({len(client.scheduler_info()['workers'])} workers)")
+            result = run_sweep(lesson, grid, output_dir, executor=client.get_executor(), **options)
     shown = [c for c in result.table.columns if c not in ("run", "error", "dataset_fallback")]
     print(f"\n{len(result.table)} runs ({result.executed} executed now, {result.failed} failed). Best runs:")
     print(result.best()[shown].to_string(index=False))
