@@ -430,47 +430,21 @@ def _machine() -> dict:
     }
 
 
-def step_profile(table_rows: tuple[int, ...] = (100, 10_000, 100_000), n: int = 32_000, seed: int = 0) -> list[dict]:
+def step_profile(table_rows: tuple[int, ...] = (100, 10_000, 100_000), steps: int = 1000) -> list[dict]:
     """Milliseconds per training step at batch 32 for movie tables of different sizes: Keras Adam and SGD, row-wise.
 
     If the time were per-step overhead it would not depend on the table; with Keras on JAX it grows with it, because
     the gradient of a lookup is a dense table-sized array and Adam then updates every row at every step. The
     row-wise lazy Adam touches only the rows in the batch.
     """
-    import numpy as np
-    import pandas as pd
-
     import embedlib  # noqa: F401 - sets the backend
-    from embedlib.data import RatingScale
-    from embedlib.models import simple_dot
-    from embedlib.prepare import IdEncoder, Prepared
-    from embedlib.rowwise import fit_rowwise
+    from embedlib.step_time import METHODS, step_seconds
 
-    rng = np.random.default_rng(seed)
-    rows = []
-    for size in table_rows:
-        x = {"user": rng.integers(1, 611, n).astype("int32"), "movie": rng.integers(1, size, n).astype("int32")}
-        y = rng.uniform(0.5, 5, (n, 1)).astype("float32")
-        for optimizer in ("adam", "sgd"):
-            model = simple_dot(610, size, seed=seed)
-            model.compile(optimizer, "mse")
-            model.fit(x, y, batch_size=32, epochs=1, verbose=0)  # compile and warm up
-            start = time.perf_counter()
-            model.fit(x, y, batch_size=32, epochs=1, verbose=0)
-            seconds = time.perf_counter() - start
-            rows.append({"movie_rows": size, "optimizer": optimizer, "ms_per_step": seconds / (n / 32) * 1000})
-        frame = pd.DataFrame({"user": x["user"], "movie": x["movie"], "rating": y[:, 0]})
-        prep = Prepared(
-            frame,
-            frame.iloc[:32],
-            IdEncoder(np.arange(1, 611)),
-            IdEncoder(np.arange(1, size)),
-            RatingScale(0.5, 5, 0.5),
-        )
-        history = fit_rowwise(simple_dot(610, size, seed=seed), prep, epochs=2, patience=2, verbose=False)
-        seconds = history.attrs["epoch_seconds"][1]  # the second epoch: compiled already
-        rows.append({"movie_rows": size, "optimizer": "rowwise adam", "ms_per_step": seconds / (n / 32) * 1000})
-    return rows
+    return [
+        {"movie_rows": rows, "optimizer": method, "ms_per_step": 1000 * step_seconds(method, rows, steps=steps)}
+        for rows in table_rows
+        for method in METHODS
+    ]
 
 
 def to_markdown(result: dict) -> str:
@@ -517,7 +491,7 @@ def to_markdown(result: dict) -> str:
         for p in result["step_profile"]:
             by_rows.setdefault(p["movie_rows"], {})[p["optimizer"]] = p["ms_per_step"]
         for size, t in by_rows.items():
-            lines.append(f"| {size:,} | {t['adam']:.3f} | {t['sgd']:.3f} | {t['rowwise adam']:.3f} |")
+            lines.append(f"| {size:,} | {t['keras adam']:.3f} | {t['keras sgd']:.3f} | {t['rowwise adam']:.3f} |")
     m = result["machine"]
     lines += [
         "",
