@@ -1,17 +1,21 @@
 """embedlib: the helper library of a course on embeddings through collaborative filtering on MovieLens.
 
 Importing embedlib makes JAX the Keras backend when ``KERAS_BACKEND`` is unset; it must happen before Keras is
-imported. The names a lesson needs most are here; the rest live in the modules, in the order data flows:
-data → prepare → models → training → explore → plots → runner.
+imported. With JAX it also keeps compiled code on disk (``embedlib.compile_cache``). The names a lesson needs most
+are here; the rest live in the modules, in the order data flows: data → prepare → models → training → explore →
+plots → runner.
 """
 
 import os
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
+from embedlib import compile_cache  # noqa: E402
 from embedlib.data import Dataset, DatasetError, load_movielens  # noqa: E402
 from embedlib.prepare import IdEncoder, Prepared, prepare_ratings, train_valid_split  # noqa: E402
 from embedlib.record import record_dataset, record_metrics  # noqa: E402
+
+compile_cache.enable()  # compiled code kept on disk (JAX only; EMBEDLIB_COMPILE_CACHE=0 turns it off)
 
 __version__ = "0.1.0"
 __all__ = [

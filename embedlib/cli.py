@@ -17,6 +17,7 @@ EPILOG = """examples:
   embedlib run --all
   embedlib run 03 -p embedding_dim 32 -p learning_rate 1e-3 --output-dir runs/small
   embedlib sweep 03 -p embedding_dim 16 32 64 --repeat 2 --output-dir sweep-output/dims
+  embedlib sweep 03 -p embedding_dim 16 32 --output-dir sweep-output/dask --scheduler tcp://scheduler-host:8786
   embedlib data info ml-latest-small
 
 Lessons are looked for in --lessons-dir, else $EMBEDLIB_LESSONS, else ./lessons/ (the root of a checkout), else ./
@@ -71,16 +72,21 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     grid = {name: [runner.parse_value(v) for v in values] for name, *values in args.param}
     lesson = runner.select_lessons([args.lesson], runner.find_lessons(args.lessons_dir))[0]
     output_dir = Path(args.output_dir)
-    result = sweep.run_sweep(
-        lesson,
-        grid,
-        output_dir,
-        repeat=args.repeat,
-        workers=args.workers,
-        base_params=_overrides(None, args.param_file),
-        yes=args.yes,
-        echo=print,
-    )
+    options = {
+        "repeat": args.repeat,
+        "workers": args.workers,
+        "base_params": _overrides(None, args.param_file),
+        "yes": args.yes,
+        "echo": print,
+    }
+    if args.scheduler is None:
+        result = sweep.run_sweep(lesson, grid, output_dir, **options)
+    else:
+        with sweep.dask_client(args.scheduler) as client:
+            print(
+                f"sweeping on the Dask cluster at {args.scheduler} ({len(client.scheduler_info()['workers'])} workers)"
+            )
+            result = sweep.run_sweep(lesson, grid, output_dir, executor=client.get_executor(), **options)
     shown = [c for c in result.table.columns if c not in ("run", "error", "dataset_fallback")]
     print(f"\n{len(result.table)} runs ({result.executed} executed now, {result.failed} failed). Best runs:")
     print(result.best()[shown].to_string(index=False))
@@ -88,12 +94,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print(f"FAILED {row['run']}: {row['error']}", file=sys.stderr)
     print(f"\nresults.csv{', sweep.png' if result.figure else ''} and the executed notebooks are in {output_dir}")
     return 1 if result.failed else 0
-
-
-def cmd_bench(args: argparse.Namespace) -> int:
-    from embedlib import bench
-
-    return bench.main(dataset=args.dataset, output_dir=Path(args.output_dir), repeats=args.repeats, quick=args.quick)
 
 
 def cmd_data_download(args: argparse.Namespace) -> int:
@@ -165,14 +165,12 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--workers", type=int, default=None, help="runs at once (default: number of cores)")
     sweep.add_argument("--output-dir", default="sweep-output", help="where runs go (default: %(default)s)")
     sweep.add_argument("--yes", action="store_true", help="allow a large grid")
+    sweep.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run on a Dask cluster, e.g. tcp://scheduler-host:8786 (needs embedlib[dask])",
+    )
     sweep.set_defaults(func=cmd_sweep)
-
-    bench = sub.add_parser("bench", help="benchmark the models against floors and baselines")
-    bench.add_argument("--dataset", default="ml-latest-small")
-    bench.add_argument("--output-dir", default="bench-output")
-    bench.add_argument("--repeats", type=int, default=1, help="fits per model; timings are medians")
-    bench.add_argument("--quick", action="store_true", help="tiny settings, for tests")
-    bench.set_defaults(func=cmd_bench)
 
     data = sub.add_parser("data", help="download or describe MovieLens datasets")
     data_sub = data.add_subparsers(dest="data_command", required=True)

@@ -9,8 +9,8 @@ the stale runs again, saying so. ``results.csv`` and ``sweep.png`` are rebuilt f
 A sweep never writes inside the lessons folder, and a lesson executed by a sweep cannot start another sweep.
 
 Past one machine: ``run_sweep`` hands each run to ``executor.submit``; any ``concurrent.futures``-style executor
-works, e.g. a Dask cluster's (``distributed.Client(...).get_executor()``), as long as the workers share the output
-folder and have the lessons and embedlib installed.
+works, e.g. a Dask cluster's (``distributed.Client(...).get_executor()``, which ``embedlib sweep --scheduler
+ADDRESS`` uses), as long as the workers share the output folder and have the lessons and embedlib installed.
 """
 
 from __future__ import annotations
@@ -252,3 +252,17 @@ def run_sweep(
         write_atomic(output_dir / "sweep.png", png.getvalue())
         plt.close(figure)  # kept on the result; closed so a notebook doesn't show it unasked
     return SweepResult(table, figure, executed=len(todo), output_dir=output_dir, stale=sum(stale.values()))
+
+
+def dask_client(address: str):
+    """A ``distributed.Client`` connected to the scheduler at ``address``; a clear error if Dask is missing."""
+    try:
+        from distributed import Client
+    except ImportError as exc:
+        raise ParameterError(
+            "--scheduler needs Dask's distributed scheduler: pip install 'embedlib[dask]' (or distributed)."
+        ) from exc
+    try:
+        return Client(address, timeout="10s")
+    except OSError as exc:
+        raise ParameterError(f"No Dask scheduler answered at {address!r}: {exc}") from exc

@@ -10,12 +10,25 @@ import pandas as pd
 
 from embedlib.prepare import Prepared
 
-__all__ = ["EpochLine", "evaluate_rmse", "fit", "predict", "predict_ratings", "rmse", "set_seed"]
+__all__ = ["EpochLine", "EpochTimer", "evaluate_rmse", "fit", "predict", "predict_ratings", "rmse", "set_seed"]
 
 
 def set_seed(seed: int) -> None:
     """Seed Python, NumPy and the Keras backend, so the same seed gives the same numbers on the same machine."""
     keras.utils.set_random_seed(int(seed))
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Wall time of each epoch (validation included), in ``seconds``."""
+
+    def on_train_begin(self, logs=None):
+        self.seconds: list[float] = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self._start)
 
 
 class EpochLine(keras.callbacks.Callback):
@@ -47,7 +60,8 @@ def fit(
 
     ``steps_per_execution`` runs several training steps per compiled call: same updates, less Python overhead.
 
-    Returns the history as a DataFrame, one row per epoch (``epoch``, ``loss``, ``rmse``, ``val_loss``, ``val_rmse``).
+    Returns the history as a DataFrame, one row per epoch (``epoch``, ``loss``, ``rmse``, ``val_loss``, ``val_rmse``);
+    the wall time of each epoch is in ``history.attrs["epoch_seconds"]``.
     """
     for name, value in (("epochs", epochs), ("batch_size", batch_size), ("patience", patience)):
         if isinstance(value, bool) or not isinstance(value, int) or value < (0 if name == "patience" else 1):
@@ -61,7 +75,8 @@ def fit(
         metrics=[keras.metrics.RootMeanSquaredError(name="rmse")],
         steps_per_execution=steps_per_execution,
     )
-    callbacks = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)]
+    timer = EpochTimer()
+    callbacks = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True), timer]
     if verbose:
         callbacks.append(EpochLine())
     history = model.fit(
@@ -76,6 +91,7 @@ def fit(
     )
     frame = pd.DataFrame(history.history)
     frame.insert(0, "epoch", np.arange(1, len(frame) + 1))
+    frame.attrs["epoch_seconds"] = timer.seconds
     return frame
 
 

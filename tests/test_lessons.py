@@ -29,11 +29,13 @@ SMALL = {
     "batch_size": 256,
     "learning_rate": 0.01,
     "sweep_embedding_dims": [4],
+    "table_rows": [100, 1000],
+    "profile_steps": 20,
 }
 
 
-def test_there_are_five_lessons_in_order():
-    assert [p.stem.split("-")[0] for p in LESSONS] == ["01", "02", "03", "04", "05"]
+def test_there_are_six_lessons_in_order():
+    assert [p.stem.split("-")[0] for p in LESSONS] == ["01", "02", "03", "04", "05", "06"]
     assert (LESSONS_DIR / "README.md").is_file()
 
 
@@ -94,6 +96,8 @@ def test_small_runs_succeed_on_synthetic_data_and_record_sane_metrics(small_runs
     for name in ("02-dot-product-model", "05-diy-embedding-layer"):
         assert results[name].metrics["val_rmse"] < 1.5 * floor, name
     assert "sweep_best_val_rmse" in results["03-biases"].metrics
+    fast = results["06-fast-training"].metrics
+    assert fast["epoch_speedup"] > 0 and abs(fast["rmse_difference"]) < 0.2 and fast["tuned_val_rmse"] < floor
 
 
 @pytest.mark.slow
@@ -122,3 +126,5 @@ def test_full_default_run_on_real_data_meets_the_rmse_bars(course_records, tmp_p
     assert dot <= 1.10
     assert bias <= 0.87
     assert abs(diy - dot) <= 0.08
+    fast = records["06-fast-training"]
+    assert abs(fast["rowwise_val_rmse"] - fast["val_rmse"]) <= 0.01 and fast["tuned_val_rmse"] <= 0.845
