@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create .venv (once) and install embedlib with its test tools into it. Safe to run again.
+# Create .venv (once) and install embedlib with its test tools into it, plus the course's Jupyter kernel and
+# JupyterLab settings (scripts/jupyter/). Safe to run again; it reinstalls only when pyproject.toml changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -11,6 +12,11 @@ if [ ! -x .venv/bin/python ]; then
   echo "==> creating .venv with $("$PYTHON" --version)"
   "$PYTHON" -m venv .venv
 fi
-echo "==> installing embedlib and its dependencies into .venv (first time: about a minute)"
-.venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e ".[test]"
+stamp=.venv/.embedlib-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  echo "==> installing embedlib and its dependencies into .venv (first time: about a minute)"
+  .venv/bin/python -m pip install --quiet --upgrade pip
+  .venv/bin/python -m pip install --quiet -e ".[test]"
+  touch "$stamp"
+fi
+.venv/bin/python scripts/jupyter/install.py
