@@ -3,6 +3,7 @@
 1. The kernel `python3` (the name the lessons' metadata gives, so they still open unchanged on Colab and Binder),
    started by kernel_launcher.py: Keras runs on JAX unless KERAS_BACKEND is set, even when `import keras` comes first.
 2. JupyterLab settings overrides: Markdown opens rendered, no news or update pop-ups.
+3. A Jupyter server config: terminals (and `!commands`) find this environment's commands, `embedlib` among them.
 
 Run with the environment's Python: `.venv/bin/python scripts/jupyter/install.py`. Safe to run again.
 """
@@ -34,6 +35,14 @@ def install_settings() -> Path:
     return settings / "overrides.json"
 
 
+def install_server_config() -> Path:
+    config = Path(sys.prefix) / "etc" / "jupyter"
+    config.mkdir(parents=True, exist_ok=True)
+    shutil.copy(HERE / "jupyter_server_config.py", config / "jupyter_server_config.py")
+    return config / "jupyter_server_config.py"
+
+
 if __name__ == "__main__":
     print(f"==> kernel python3 (Keras on JAX unless KERAS_BACKEND is set): {install_kernel()}")
     print(f"==> JupyterLab settings (Markdown rendered, no news pop-up): {install_settings()}")
+    print(f"==> Jupyter server config (terminals find embedlib): {install_server_config()}")
