@@ -121,7 +121,7 @@ def browser_lab(tmp_path_factory):
     for notebook in sorted((checkout / "lessons").glob("[0-9]*.ipynb")):
         clear_outputs(notebook)
         set_parameters(notebook, small)
-    keras_first_notebook(checkout / "keras-first.ipynb")
+    keras_first_notebook(checkout / "lessons" / "keras-first.ipynb")  # a learner's new notebook, beside the lessons
     home = tmp_path_factory.mktemp("home")
     # The learner's own setting, not the course's: render every cell, so the test can read every output on the page.
     tracker = home / ".jupyter/lab/user-settings/@jupyterlab/notebook-extension/tracker.jupyterlab-settings"
@@ -138,7 +138,9 @@ def browser_lab(tmp_path_factory):
 @pytest.mark.slow
 def test_the_index_opens_rendered_with_no_popup(browser_lab, tmp_path):
     lab, page = browser_lab
-    open_in_lab(page, lab, "lessons/README.md")  # what lab.sh opens, and Binder's urlpath
+    # `jupyter lab lessons/README.md` serves lessons/ and opens README.md there (Binder opens the same file by its
+    # urlpath, lab/tree/lessons/README.md, with the same settings).
+    open_in_lab(page, lab, "README.md")
     page.wait_for_selector(".jp-MarkdownViewer .jp-RenderedMarkdown h1", timeout=60_000)
     time.sleep(5)  # JupyterLab asks about news a few seconds after start, when it asks at all
     shot = artifacts_dir(tmp_path) / "jupyterlab-index.png"
@@ -160,10 +162,9 @@ LESSONS = sorted(Path(__file__).resolve().parents[1].joinpath("lessons").glob("[
 @pytest.mark.parametrize("name", [p.name for p in LESSONS] + ["keras-first.ipynb"])
 def test_every_lesson_runs_all_cells_in_jupyterlab(browser_lab, name, tmp_path):
     lab, page = browser_lab
-    path = f"lessons/{name}" if name[0].isdigit() else name
-    notebook = lab.checkout / path
+    notebook = lab.checkout / "lessons" / name
     start = time.perf_counter()
-    open_in_lab(page, lab, path)
+    open_in_lab(page, lab, name)
     done, to_run = run_all_and_save(page, notebook, RUN_TIMEOUT_S)
     seconds = time.perf_counter() - start
     figure = page.locator(f"{CURRENT} .jp-OutputArea-output img").last
