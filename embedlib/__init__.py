@@ -1,14 +1,14 @@
 """embedlib: the helper library of a course on embeddings through collaborative filtering on MovieLens.
 
-Importing embedlib makes JAX the Keras backend when ``KERAS_BACKEND`` is unset; it must happen before Keras is
-imported. With JAX it also keeps compiled code on disk (``embedlib.compile_cache``). The names a lesson needs most
-are here; the rest live in the modules, in the order data flows: data → prepare → models → training → explore →
-plots → runner.
+Importing embedlib makes JAX the Keras backend when ``KERAS_BACKEND`` is unset and Keras is not loaded yet; if Keras
+was imported first with a backend that cannot train, it says how to fix that (see ``embedlib.backend``). With JAX it
+also keeps compiled code on disk (``embedlib.compile_cache``). The names a lesson needs most are here; the rest live
+in the modules, in the order data flows: data → prepare → models → training → explore → plots → runner.
 """
 
-import os
+from embedlib.backend import choose_backend
 
-os.environ.setdefault("KERAS_BACKEND", "jax")
+choose_backend()
 
 from embedlib import compile_cache  # noqa: E402
 from embedlib.data import Dataset, DatasetError, load_movielens  # noqa: E402

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create .venv (once) and install embedlib with its test tools into it. Safe to run again.
+# Create .venv (once) and install embedlib with its test tools into it, plus the course's Jupyter kernel and
+# JupyterLab settings (scripts/jupyter/). Safe to run again; it reinstalls only when pyproject.toml changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -11,9 +12,14 @@ if [ ! -x .venv/bin/python ]; then
   echo "==> creating .venv with $("$PYTHON" --version)"
   "$PYTHON" -m venv .venv
 fi
-echo "==> installing embedlib and its dependencies into .venv (first time: about a minute)"
-.venv/bin/python -m pip install --quiet --upgrade pip
-# EMBEDLIB_CONSTRAINTS=binder/requirements.txt (as .ci/run sets) installs the versions Binder pins.
-.venv/bin/python -m pip install --quiet ${EMBEDLIB_CONSTRAINTS:+-c "$EMBEDLIB_CONSTRAINTS"} -e ".[test]"
+stamp=.venv/.embedlib-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ binder/requirements.txt -nt "$stamp" ]; then
+  echo "==> installing embedlib and its dependencies into .venv (first time: about a minute)"
+  .venv/bin/python -m pip install --quiet --upgrade pip
+  # EMBEDLIB_CONSTRAINTS=binder/requirements.txt (as .ci/run sets) installs the versions Binder pins.
+  .venv/bin/python -m pip install --quiet ${EMBEDLIB_CONSTRAINTS:+-c "$EMBEDLIB_CONSTRAINTS"} -e ".[test]"
+  touch "$stamp"
+fi
 # The editable build leaves embedlib.egg-info/ in the checkout; the installed metadata lives in .venv.
 rm -rf embedlib.egg-info
+.venv/bin/python scripts/jupyter/install.py

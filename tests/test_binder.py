@@ -1,6 +1,7 @@
 """What can be checked about the Binder configuration without building an image."""
 
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -45,15 +46,54 @@ def test_python_version_is_pinned_above_repo2dockers_default():
     assert re.fullmatch(r"python-3\.(1[1-9])", version), version
 
 
-def test_post_build_fails_loudly_installs_embedlib_and_fetches_the_data():
+def test_post_build_installs_embedlib_the_course_kernel_and_settings_and_fetches_the_data():
     script = (BINDER / "postBuild").read_text()
     assert script.startswith("#!/usr/bin/env bash") and "set -euo pipefail" in script
     assert "pip install --no-deps" in script and " -e ." in script
+    assert "python scripts/jupyter/install.py" in script
     assert "embedlib data download ml-latest-small" in script
     assert (BINDER / "postBuild").stat().st_mode & 0o111
 
 
-def test_start_sets_the_backend_and_hands_over():
+def run_post_build(tmp_path, *, download_ok: bool, install_ok: bool = True) -> subprocess.CompletedProcess:
+    """Run binder/postBuild with `python` and `embedlib` replaced by stubs that log their arguments."""
+    stubs = tmp_path / "stubs"
+    stubs.mkdir()
+    log = tmp_path / "calls.log"
+    for name, ok in (("python", install_ok), ("embedlib", download_ok)):
+        stub = stubs / name
+        stub.write_text(f'#!/bin/sh\necho "{name} $*" >> "{log}"\nexit {0 if ok else 1}\n')
+        stub.chmod(0o755)
+    env = {"PATH": f"{stubs}:/usr/bin:/bin", "HOME": str(tmp_path)}
+    done = subprocess.run([str(BINDER / "postBuild")], cwd=ROOT, env=env, capture_output=True, text=True)
+    done.calls = log.read_text().splitlines() if log.exists() else []
+    return done
+
+
+def test_post_build_runs_each_step(tmp_path):
+    done = run_post_build(tmp_path, download_ok=True)
+    assert done.returncode == 0, done.stderr
+    assert done.calls == [
+        "python -m pip install --no-deps -e .",
+        "python scripts/jupyter/install.py",
+        "embedlib data download ml-latest-small",
+    ]
+
+
+def test_a_failed_download_does_not_fail_the_binder_build(tmp_path):
+    done = run_post_build(tmp_path, download_ok=False)
+    assert done.returncode == 0, done.stderr
+    assert "could not download ml-latest-small" in done.stderr
+
+
+def test_a_failed_install_still_fails_the_binder_build(tmp_path):
+    done = run_post_build(tmp_path, download_ok=True, install_ok=False)
+    assert done.returncode != 0
+    assert done.calls == ["python -m pip install --no-deps -e ."]
+
+
+def test_start_hands_over_and_leaves_the_backend_to_the_course_kernel():
     script = (BINDER / "start").read_text().strip()
-    assert "KERAS_BACKEND" in script and script.splitlines()[-1] == 'exec "$@"'
+    assert "EMBEDLIB_CACHE" in script and script.splitlines()[-1] == 'exec "$@"'
+    assert "export KERAS_BACKEND" not in script
     assert (BINDER / "start").stat().st_mode & 0o111

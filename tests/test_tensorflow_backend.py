@@ -1,0 +1,64 @@
+"""Every lesson on Keras's TensorFlow backend (Colab ships TensorFlow): a separate environment outside the checkout
+with embedlib's wheel and tensorflow-cpu, KERAS_BACKEND=tensorflow, synthetic data, small parameters."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+from readme_route import ROOT, build_wheel, clean_env, fresh_venv
+
+SMALL = {
+    "dataset": "synthetic",
+    "epochs": 2,
+    "embedding_dim": 8,
+    "batch_size": 256,
+    "learning_rate": 0.01,
+    "sweep_embedding_dims": [4],
+}
+RUN_ALL = """
+import json, sys
+from pathlib import Path
+import nbformat, papermill
+from embedlib import runner
+lessons = runner.find_lessons(Path(sys.argv[1]))
+results = runner.run_lessons(lessons, json.loads(sys.argv[2]), Path(sys.argv[3]), progress=False)
+print(runner.format_table(results))
+probe = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import keras; print(keras.config.backend())")])
+probe.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+nbformat.write(probe, Path(sys.argv[3]) / "probe.ipynb")
+ran = papermill.execute_notebook(Path(sys.argv[3]) / "probe.ipynb", Path(sys.argv[3]) / "probe-out.ipynb", progress_bar=False)
+print("keras backend in the lessons' kernel:", ran.cells[0].outputs[0]["text"].strip())
+sys.exit(0 if all(r.ok for r in results) else 1)
+"""
+
+
+@pytest.mark.slow
+def test_every_lesson_runs_on_the_tensorflow_backend(tmp_path_factory, tmp_path):
+    if sys.version_info >= (3, 14):
+        pytest.skip("tensorflow-cpu has no wheels for this Python yet")
+    bin_dir = fresh_venv(
+        tmp_path_factory.mktemp("tensorflow-env") / "venv", str(build_wheel(tmp_path_factory)), "tensorflow-cpu"
+    )
+    lessons = tmp_path / "lessons"
+    shutil.copytree(ROOT / "lessons", lessons, ignore=shutil.ignore_patterns("sweep-output", ".ipynb_checkpoints"))
+    out = tmp_path / "out"
+    home = tmp_path / "home"
+    home.mkdir()
+    run = subprocess.run(
+        [str(bin_dir / "python"), "-c", RUN_ALL, str(lessons), json.dumps(SMALL), str(out)],
+        cwd=tmp_path,
+        env=clean_env(home, KERAS_BACKEND="tensorflow"),
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    print(run.stdout[-3000:])
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "keras backend in the lessons' kernel: tensorflow" in run.stdout
+    summary = json.loads((out / "summary.json").read_text())
+    assert [e["lesson"] for e in summary["lessons"]] == sorted(p.stem for p in lessons.glob("[0-9]*.ipynb"))
+    assert {e["status"] for e in summary["lessons"]} == {"ok"}

@@ -1,0 +1,49 @@
+"""A single lesson downloaded alone: embedlib installed from its wheel into a fresh virtual environment (no
+checkout anywhere on sys.path), the notebook copied into an empty folder and run top to bottom."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import nbformat
+import pytest
+from readme_route import REAL_DATA_HOME, ROOT, build_wheel, clean_env, fresh_venv
+
+# Lesson 3 uses the most of embedlib, including a sweep that runs the notebook itself again from its own folder.
+LESSON = "03-biases.ipynb"
+SMALL = ["-p", "epochs", "2", "-p", "embedding_dim", "8", "-p", "batch_size", "256", "-p", "learning_rate", "0.01"]
+
+
+@pytest.mark.slow
+def test_one_lesson_runs_alone_with_embedlib_from_the_wheel(tmp_path_factory, tmp_path):
+    bin_dir = fresh_venv(tmp_path_factory.mktemp("wheel-env") / "venv", str(build_wheel(tmp_path_factory)))
+    alone = tmp_path / "my-course"
+    alone.mkdir()
+    shutil.copy(ROOT / "lessons" / LESSON, alone / LESSON)
+    home = tmp_path / "home"
+    home.mkdir()
+    env = clean_env(home, **({"EMBEDLIB_DATA": REAL_DATA_HOME} if REAL_DATA_HOME else {}))
+    where = subprocess.run(
+        [str(bin_dir / "python"), "-c", "import embedlib; print(embedlib.__file__)"],
+        cwd=alone,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert where.stdout.startswith(str(bin_dir.parent)), where.stdout + where.stderr
+    dataset = [] if REAL_DATA_HOME else ["-p", "dataset", "synthetic"]
+    params = [*SMALL, *dataset, "-y", "sweep_embedding_dims: [4]"]
+    run = subprocess.run(
+        [str(bin_dir / "papermill"), LESSON, "executed.ipynb", "--no-progress-bar", *params],
+        cwd=alone,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert run.returncode == 0, run.stderr[-4000:]
+    executed = nbformat.read(alone / "executed.ipynb", as_version=4)
+    assert not [o for c in executed.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert (alone / "sweep-output").is_dir(), "the lesson's sweep should write beside the notebook"
+    assert sorted(p.name for p in alone.iterdir()) == [LESSON, "executed.ipynb", "sweep-output"]
