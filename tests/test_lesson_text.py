@@ -2,7 +2,8 @@
 
 - Every number with two or more decimals in a lesson's markdown must appear in that notebook (an output, or the
   code that sets it), rounded as written; a number quoted from elsewhere carries a dagger right after it (1.08†),
-  which the lesson explains. Numbers inside links and inside $math$ (worked derivations) are not checked.
+  which the lesson explains. Numbers inside links, $math$ (worked derivations), headings and section references
+  ("section 3.10") are not checked.
 - No markdown line that merely continues a sentence may start with "12." or "2013)": Markdown would render it as a
   numbered list (JupyterLab even letters it).
 - Committed notebooks carry no run metadata (papermill, execution times), no stderr, no machine paths, no timings.
@@ -22,6 +23,7 @@ DECIMAL = re.compile(r"(?<![\w.])-?\d+\.\d+(?:e[-+]?\d+)?")
 WRITTEN = re.compile(r"(?<![\w.])(\d+\.\d{2,})(?![\d.]*\d)(†?)")
 LINKS = re.compile(r"<https?://[^>]*>|\]\([^)]*\)|https?://\S+")
 MATH = re.compile(r"\$\$.*?\$\$|\$[^$]*\$", re.S)
+SECTIONS = re.compile(r"^#.*$|[Ss]ections? \d+\.\d+(?: (?:to|and) \d+\.\d+)?", re.M)
 LIST_START = re.compile(r"^\s*(\d+[.)]|[-*+])\s")
 NUMBERED = re.compile(r"^\s*\d+[.)]\s")
 MACHINE_PATHS = re.compile(r"(/work/|/home/|/tmp/|/Users/|/root/|[A-Z]:\\\\)")
@@ -61,7 +63,7 @@ def unsupported_numbers(markdown: list[str], outputs: str) -> list[str]:
     shown = [m.group(0).lstrip("-") for m in DECIMAL.finditer(outputs)]
     missing = []
     for text in markdown:
-        text = MATH.sub(" ", LINKS.sub(" ", text))
+        text = SECTIONS.sub(" ", MATH.sub(" ", LINKS.sub(" ", text)))
         for match in WRITTEN.finditer(text):
             number, quoted = match.groups()
             decimals = len(number.split(".")[1])
@@ -90,6 +92,7 @@ def test_checks_catch_what_they_should():
     assert unsupported_numbers(["RMSE 0.86 and 1.08† and 0.5"], "val_rmse 0.8555") == []
     assert unsupported_numbers(["RMSE 0.87"], "val_rmse 0.8555") == ["0.87"]
     assert unsupported_numbers(["see <https://doi.org/10.1145/2827872> and $0.05 \\sqrt{3}$"], "") == []
+    assert unsupported_numbers(["## 3.10 Test\nAs section 3.10 shows"], "") == []
     assert accidental_lists(["DeViSE (Frome et al.,\n2013) mapped images"]) == ["2013) mapped images"]
     assert accidental_lists(["1. *first*\n   more\n2. second", "text\n\n3. list"]) == []
 

@@ -27,6 +27,7 @@ SMALL = {
     "batch_size": 256,
     "learning_rate": 0.01,
     "sweep_embedding_dims": [4],
+    "fast_epochs": 2,
 }
 
 
@@ -92,6 +93,10 @@ def test_small_runs_succeed_on_synthetic_data_and_record_sane_metrics(small_runs
     for name in ("02-dot-product-model", "05-diy-embedding-layer"):
         assert results[name].metrics["val_rmse"] < 1.5 * floor, name
     assert "sweep_best_val_rmse" in results["03-biases"].metrics
+    # The hand-written Keras models give exactly the builders' outputs for the same weights.
+    for name in ("02-dot-product-model", "03-biases"):
+        assert results[name].metrics["builder_matches"] is True, name
+    assert any(k.startswith("test_rmse_") for k in results["03-biases"].metrics)
 
 
 @pytest.mark.slow
