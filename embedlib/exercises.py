@@ -34,6 +34,8 @@ def check_same_outputs(model: keras.Model, reference: keras.Model, prep: Prepare
 
     Both models are called in inference mode (dropout off) on the first ``n_rows`` validation rows.
     """
+    rows = prep.inputs(prep.valid.head(n_rows))
+    model(rows)  # builds a subclassed model's layers, so that they have weights to receive
     weighted = [layer for layer in reference.layers if layer.weights]
     for layer in weighted:
         try:
@@ -47,7 +49,6 @@ def check_same_outputs(model: keras.Model, reference: keras.Model, prep: Prepare
                 f"expected {[tuple(w.shape) for w in layer.weights]}.",
             )
         target.set_weights(layer.get_weights())
-    rows = prep.inputs(prep.valid.head(n_rows))
     mine = np.asarray(model.predict(rows, verbose=0)).reshape(-1)
     theirs = np.asarray(reference.predict(rows, verbose=0)).reshape(-1)
     gap = float(np.max(np.abs(mine - theirs)))

@@ -28,6 +28,8 @@ SMALL = {
     "learning_rate": 0.01,
     "sweep_embedding_dims": [4],
     "fast_epochs": 2,
+    "fast_batch_size": 256,
+    "fast_learning_rate": 0.01,
 }
 
 
