@@ -13,9 +13,11 @@ from embedlib.training import rmse
 __all__ = ["BiasBaseline", "SVDBaseline", "global_mean_rmse"]
 
 
-def global_mean_rmse(prep: Prepared) -> float:
-    """RMSE of predicting the training mean for every validation rating: the floor every model must beat."""
-    return rmse(prep.valid["rating"].to_numpy(), np.full(len(prep.valid), prep.train["rating"].mean()))
+def global_mean_rmse(prep: Prepared, frame: pd.DataFrame | None = None) -> float:
+    """RMSE of predicting the training mean for every rating of ``frame`` (the validation set by default): the floor
+    every model must beat."""
+    frame = prep.valid if frame is None else frame
+    return rmse(frame["rating"].to_numpy(), np.full(len(frame), prep.train["rating"].mean()))
 
 
 class _Baseline:
@@ -24,10 +26,11 @@ class _Baseline:
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         raise NotImplementedError
 
-    def rmse(self, prep: Prepared) -> float:
-        """Validation RMSE, clipped to the rating scale."""
-        pred = np.clip(self.predict(prep.valid), *prep.rating_range)
-        return rmse(prep.valid["rating"].to_numpy(), pred)
+    def rmse(self, prep: Prepared, frame: pd.DataFrame | None = None) -> float:
+        """RMSE on ``frame`` (the validation set by default), predictions clipped to the rating scale."""
+        frame = prep.valid if frame is None else frame
+        pred = np.clip(self.predict(frame), *prep.rating_range)
+        return rmse(frame["rating"].to_numpy(), pred)
 
 
 class BiasBaseline(_Baseline):

@@ -2,24 +2,39 @@
 
 from __future__ import annotations
 
+import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from adjustText import adjust_text
 
 __all__ = [
+    "OKABE_ITO",
     "plot_bias_vs_mean",
     "plot_count_distribution",
     "plot_embedding_heatmap",
+    "plot_exploration",
     "plot_factor_recovery",
+    "plot_factor_recovery_grid",
     "plot_history",
     "plot_model_comparison",
+    "plot_norm_vs_popularity",
     "plot_pc_map",
+    "plot_rank_frequency",
     "plot_rating_distribution",
     "plot_scree",
     "plot_sweep",
     "plot_value_distribution",
 ]
+
+# Okabe & Ito's palette, safe for the common forms of colour blindness (black first dropped: it is kept for text).
+OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
+# Reference lines (floors) are told apart by line style and label, not by colour alone.
+REFERENCE_STYLES = ["--", ":", "-."]
+
+# Every figure in the course uses this palette, including the ones a lesson draws with plain matplotlib.
+mpl.rcParams["axes.prop_cycle"] = mpl.cycler(color=OKABE_ITO)
 
 
 def _ax(ax: plt.Axes | None) -> plt.Axes:
@@ -30,7 +45,7 @@ def plot_rating_distribution(ratings: pd.DataFrame, *, ax: plt.Axes | None = Non
     """Bar chart of how often each rating value is given."""
     ax = _ax(ax)
     counts = ratings["rating"].value_counts().sort_index()
-    ax.bar(counts.index, counts.to_numpy(), width=0.4, **{"color": "tab:blue", **kwargs})
+    ax.bar(counts.index, counts.to_numpy(), width=0.4, **{"color": OKABE_ITO[0], **kwargs})
     ax.set(title="How often each rating is given", xlabel="rating (stars)", ylabel="number of ratings")
     ax.set_xticks(counts.index)
     return ax
@@ -44,7 +59,7 @@ def plot_count_distribution(
     counts = ratings.groupby(by).size()
     who = "user" if by == "userId" else "movie"
     bins = np.logspace(0, np.log10(counts.max()) + 0.05, 30)
-    ax.hist(counts, bins=bins, **{"color": "tab:orange" if who == "movie" else "tab:blue", **kwargs})
+    ax.hist(counts, bins=bins, **{"color": OKABE_ITO[1] if who == "movie" else OKABE_ITO[0], **kwargs})
     ax.set(
         xscale="log",
         yscale="log",
@@ -66,10 +81,20 @@ def plot_history(
 ) -> plt.Axes:
     """Training and validation ``metric`` per epoch, with optional horizontal reference lines (e.g. floors)."""
     ax = _ax(ax)
-    ax.plot(history["epoch"], history[metric], marker="o", label=f"training {metric.upper()}", **kwargs)
-    ax.plot(history["epoch"], history[f"val_{metric}"], marker="o", label=f"validation {metric.upper()}", **kwargs)
+    ax.plot(
+        history["epoch"], history[metric], marker="o", color=OKABE_ITO[0], label=f"training {metric.upper()}", **kwargs
+    )
+    ax.plot(
+        history["epoch"],
+        history[f"val_{metric}"],
+        marker="s",
+        color=OKABE_ITO[1],
+        label=f"validation {metric.upper()}",
+        **kwargs,
+    )
     for i, (name, value) in enumerate((references or {}).items()):
-        ax.axhline(value, linestyle="--", color=f"C{i + 2}", label=f"{name} ({value:.3f})")
+        style = REFERENCE_STYLES[i % len(REFERENCE_STYLES)]
+        ax.axhline(value, linestyle=style, color="0.3", linewidth=1.2, label=f"{name} ({value:.3f})")
     best = history[f"val_{metric}"].idxmin()
     ax.annotate(
         "best",
@@ -90,7 +115,7 @@ def plot_model_comparison(
     """Horizontal bars of one score per model (lower is better), the value written on each bar."""
     ax = _ax(ax)
     scores = scores.sort_values(ascending=False)
-    bars = ax.barh(scores.index, scores.to_numpy(), **{"color": "tab:blue", **kwargs})
+    bars = ax.barh(scores.index, scores.to_numpy(), **{"color": OKABE_ITO[0], **kwargs})
     ax.bar_label(bars, fmt="%.3f", padding=3)
     ax.set(title=title, xlabel="validation RMSE (stars, lower is better)", xlim=(0, scores.max() * 1.15))
     return ax
@@ -109,22 +134,30 @@ def plot_embedding_heatmap(
 def plot_value_distribution(matrix: np.ndarray, *, ax: plt.Axes | None = None, **kwargs) -> plt.Axes:
     """Histogram of every value in an embedding matrix."""
     ax = _ax(ax)
-    ax.hist(np.ravel(matrix), bins=80, **{"color": "tab:purple", **kwargs})
+    ax.hist(np.ravel(matrix), bins=80, **{"color": OKABE_ITO[3], **kwargs})
     ax.set(title="Distribution of the embedding weights", xlabel="weight value", ylabel="count")
     return ax
 
 
 def plot_scree(explained_ratio: np.ndarray, *, ax: plt.Axes | None = None, n: int = 20, **kwargs) -> plt.Axes:
-    """Share of variance explained by each of the first ``n`` principal components (a scree plot)."""
+    """Share of variance of each of the first ``n`` components on a log axis, so the small ones stay visible, with
+    the cumulative share on a second axis."""
     ax = _ax(ax)
-    shown = np.asarray(explained_ratio)[:n]
-    ax.bar(np.arange(1, len(shown) + 1), shown * 100, **{"color": "tab:green", **kwargs})
+    shown = np.asarray(explained_ratio)[:n] * 100
+    x = np.arange(1, len(shown) + 1)
+    ax.bar(x, shown, label="each component", **{"color": OKABE_ITO[2], **kwargs})
     ax.set(
+        yscale="log",
         title="Scree plot: variance explained per component",
         xlabel="principal component",
-        ylabel="variance explained (%)",
+        ylabel="variance explained (%, log scale)",
     )
-    ax.set_xticks(np.arange(1, len(shown) + 1))
+    ax.set_xticks(x)
+    total = ax.twinx()
+    total.plot(x, np.cumsum(shown), color=OKABE_ITO[5], marker="o", linestyle="--", label="cumulative")
+    total.set(ylabel="cumulative variance explained (%)", ylim=(0, 100))
+    handles = [h for a in (ax, total) for h in a.get_legend_handles_labels()[0]]
+    ax.legend(handles=handles, loc="center right")
     return ax
 
 
@@ -138,12 +171,15 @@ def plot_pc_map(
         popular["PC1"], popular["PC2"], c=popular["mean_rating"], cmap="viridis", s=8, alpha=0.6, **kwargs
     )
     plt.colorbar(points, ax=ax, label="mean rating (stars)")
-    for title in label_titles:
-        row = popular[popular["title"] == title]
-        if len(row):
-            ax.annotate(
-                title, (row["PC1"].iloc[0], row["PC2"].iloc[0]), fontsize=8, xytext=(3, 3), textcoords="offset points"
-            )
+    labelled = popular[popular["title"].isin(label_titles)]
+    ax.scatter(labelled["PC1"], labelled["PC2"], s=18, facecolors="none", edgecolors="black", linewidths=0.8)
+    texts = [
+        ax.text(x, y, title, fontsize=8)
+        for x, y, title in zip(labelled["PC1"], labelled["PC2"], labelled["title"], strict=True)
+    ]
+    if texts:
+        # adjustText moves the labels apart and keeps them inside the axes, with a line back to each point.
+        adjust_text(texts, ax=ax, arrowprops={"arrowstyle": "-", "color": "0.4", "lw": 0.6})
     ax.set(
         title=f"Movies on the first two principal components (rated > {min_ratings} times)",
         xlabel="PC1 score",
@@ -178,12 +214,101 @@ def plot_factor_recovery(recovery, *, ax: plt.Axes | None = None, factor: int = 
     return ax
 
 
+def plot_factor_recovery_grid(recovery, *, title: str = "Planted vs learned factors (after alignment)") -> plt.Figure:
+    """One panel per planted factor: planted against learned (aligned) values, with each factor's correlation."""
+    k = recovery.planted.shape[1]
+    cols = min(k, 4)
+    rows = int(np.ceil(k / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.3 * cols, 3.2 * rows), squeeze=False)
+    for factor, ax in enumerate(axes.ravel()):
+        if factor >= k:
+            ax.set_visible(False)
+            continue
+        ax.scatter(recovery.planted[:, factor], recovery.aligned[:, factor], s=5, alpha=0.4, color=OKABE_ITO[0])
+        ax.set(
+            title=f"factor {factor}: r = {recovery.correlations[factor]:.2f}",
+            xlabel=f"planted factor {factor}",
+            ylabel="learned, aligned",
+        )
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_norm_vs_popularity(
+    vectors: pd.DataFrame, n_ratings: pd.Series, *, ax: plt.Axes | None = None, title: str | None = None, **kwargs
+) -> plt.Axes:
+    """Length of each movie vector against its number of training ratings (log x): popular movies move furthest."""
+    ax = _ax(ax)
+    counts = n_ratings.reindex(vectors.index).fillna(0)
+    norms = np.linalg.norm(vectors.to_numpy(dtype="float64"), axis=1)
+    ax.scatter(np.maximum(counts, 1), norms, s=6, alpha=0.35, **{"color": OKABE_ITO[0], **kwargs})
+    ax.set(
+        xscale="log",
+        title=title or "Movie vector length vs popularity",
+        xlabel="number of training ratings (log scale; 0 drawn at 1)",
+        ylabel="length of the movie vector",
+    )
+    return ax
+
+
+def plot_rank_frequency(
+    ratings: pd.DataFrame, by: str = "movieId", *, ax: plt.Axes | None = None, **kwargs
+) -> plt.Axes:
+    """Number of ratings of each user or movie against its rank (both log): the long tail without binning gaps."""
+    ax = _ax(ax)
+    counts = np.sort(ratings.groupby(by).size().to_numpy())[::-1]
+    who = "user" if by == "userId" else "movie"
+    ax.plot(
+        np.arange(1, len(counts) + 1), counts, **{"color": OKABE_ITO[1] if who == "movie" else OKABE_ITO[0], **kwargs}
+    )
+    ax.set(
+        xscale="log",
+        yscale="log",
+        title=f"Ratings per {who}, most rated first (median {np.median(counts):.0f})",
+        xlabel=f"rank of the {who} (1 = most ratings; log scale)",
+        ylabel="number of ratings (log scale)",
+    )
+    return ax
+
+
+def plot_exploration(
+    results: pd.DataFrame,
+    param: str,
+    metric: str = "val_rmse",
+    *,
+    ax: plt.Axes | None = None,
+    xlabel: str | None = None,
+    ylabel: str = "validation RMSE (stars, lower is better)",
+    title: str | None = None,
+    log_x: bool = True,
+    **kwargs,
+) -> plt.Axes:
+    """``metric`` against one explored setting, one point per run, the best marked; log x for sizes and rates."""
+    ax = _ax(ax)
+    ordered = results.sort_values(param)
+    ax.plot(ordered[param], ordered[metric], marker="o", **{"color": OKABE_ITO[0], **kwargs})
+    best = ordered.loc[ordered[metric].idxmin()]
+    ax.scatter([best[param]], [best[metric]], s=120, facecolors="none", edgecolors=OKABE_ITO[5], label="best")
+    if log_x:
+        ax.set_xscale("log")
+        ax.set_xticks(ordered[param].to_numpy(), [f"{v:g}" for v in ordered[param]])
+        ax.minorticks_off()
+    spread = ordered[metric].max() - ordered[metric].min()
+    pad = max(spread * 0.5, 0.005)
+    ax.set_ylim(ordered[metric].min() - pad, ordered[metric].max() + pad)
+    ax.set(title=title or f"{ylabel.split(' (')[0]} by {xlabel or param}", xlabel=xlabel or param, ylabel=ylabel)
+    ax.legend()
+    return ax
+
+
 def plot_sweep(results: pd.DataFrame, params: list[str], metric: str = "val_rmse") -> plt.Figure:
     """``metric`` against each swept parameter: mean over runs, with the spread (standard deviation) as error bars."""
     ok = results[results["status"] == "ok"]
     fig, axes = plt.subplots(1, len(params), figsize=(5 * len(params), 4), squeeze=False)
     for ax, param in zip(axes[0], params, strict=True):
         sns.pointplot(data=ok, x=param, y=metric, errorbar="sd", ax=ax, native_scale=True)
-        ax.set(title=f"{metric} by {param} ({len(ok)} runs)", xlabel=param, ylabel=f"{metric} (lower is better)")
+        what = metric.replace("val_", "validation ").replace("rmse", "RMSE")
+        ax.set(title=f"{what} by {param} ({len(ok)} runs)", xlabel=param, ylabel=f"{what} (lower is better)")
     fig.tight_layout()
     return fig

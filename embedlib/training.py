@@ -124,8 +124,8 @@ def predict_ratings(model: keras.Model, prep: Prepared, user_ids, movie_ids) -> 
 
     An id absent from the whole dataset raises ``KeyError``. An id in the dataset but never in the training split
     is predicted from its embedding row as initialised, since training never updated it: for ``simple_dot`` that is
-    a small positive number, far below any rating; for ``dot_with_bias`` it is close to what the user's bias alone
-    gives. Lesson 2 shows both.
+    a small positive number, far below any rating; for ``dot_with_bias`` it follows the user's usual level (the
+    user's bias and vector). Lesson 2 shows the first, lesson 3 the second.
     """
     users, movies = np.broadcast_arrays(np.atleast_1d(user_ids), np.atleast_1d(movie_ids))
     frame = pd.DataFrame({"user": prep.users.encode(users), "movie": prep.movies.encode(movies)})

@@ -31,6 +31,9 @@ SMALL = {
     "sweep_embedding_dims": [4],
     "table_rows": [100, 1000],
     "profile_steps": 20,
+    "fast_epochs": 2,
+    "fast_batch_size": 256,
+    "fast_learning_rate": 0.01,
 }
 
 
@@ -98,6 +101,10 @@ def test_small_runs_succeed_on_synthetic_data_and_record_sane_metrics(small_runs
     assert "sweep_best_val_rmse" in results["03-biases"].metrics
     fast = results["06-fast-training"].metrics
     assert fast["epoch_speedup"] > 0 and abs(fast["rmse_difference"]) < 0.2 and fast["tuned_val_rmse"] < floor
+    # The hand-written Keras models give exactly the builders' outputs for the same weights.
+    for name in ("02-dot-product-model", "03-biases"):
+        assert results[name].metrics["builder_matches"] is True, name
+    assert any(k.startswith("test_rmse_") for k in results["03-biases"].metrics)
 
 
 @pytest.mark.slow

@@ -44,6 +44,13 @@ def test_each_axes_plot_is_titled_and_labelled(tiny_synthetic, table):
         lambda ax: plots.plot_pc_map(table, ["Movie 3"], ax=ax, min_ratings=0),
         lambda ax: plots.plot_bias_vs_mean(table, ax=ax),
         lambda ax: plots.plot_factor_recovery(recovery, ax=ax),
+        lambda ax: plots.plot_rank_frequency(data.ratings, "movieId", ax=ax),
+        lambda ax: plots.plot_norm_vs_popularity(
+            pd.DataFrame(np.ones((3, 2)), index=[1, 2, 3]), pd.Series({1: 5, 2: 50}), ax=ax
+        ),
+        lambda ax: plots.plot_exploration(
+            pd.DataFrame({"size": [8, 32, 128], "val_rmse": [0.9, 0.85, 0.86]}), "size", ax=ax
+        ),
     ]
     for call in calls:
         fig, ax = plt.subplots()
@@ -74,3 +81,29 @@ def test_sweep_figure_has_one_panel_per_parameter():
     )
     fig = plots.plot_sweep(results, ["embedding_dim", "epochs"])
     assert len(fig.axes) == 2 and all(labelled(ax) for ax in fig.axes)
+
+
+def test_factor_recovery_grid_has_one_panel_per_planted_factor():
+    rng = np.random.default_rng(1)
+    planted = pd.DataFrame(rng.normal(size=(50, 3)))
+    recovery = factor_recovery(planted @ rng.normal(size=(3, 6)), planted)
+    fig = plots.plot_factor_recovery_grid(recovery)
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(visible) == 3 and all(labelled(ax) for ax in visible)
+
+
+def test_reference_lines_differ_by_line_style_not_only_colour():
+    history = pd.DataFrame({"epoch": [1, 2], "rmse": [1.0, 0.9], "val_rmse": [1.1, 1.0]})
+    ax = plots.plot_history(history, references={"global mean": 1.04, "biases only": 0.87})
+    styles = [line.get_linestyle() for line in ax.lines[2:]]
+    assert len(set(styles)) == 2
+
+
+def test_pc_map_labels_stay_inside_the_axes(table):
+    fig, ax = plt.subplots(figsize=(5, 4))
+    plots.plot_pc_map(table, [f"Movie {i}" for i in range(10)], ax=ax, min_ratings=0)
+    fig.canvas.draw()
+    box = ax.get_window_extent()
+    for text in ax.texts:
+        extent = text.get_window_extent()
+        assert box.x0 - 1 <= extent.x0 and extent.x1 <= box.x1 + 1, text.get_text()
