@@ -59,6 +59,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     print()
     print(runner.format_table(results))
+    test_split = runner.format_test_split(results)
+    if test_split:
+        print(f"\n{test_split}")
     print(f"\nExecuted notebooks and summary.json are in {args.output_dir}")
     failed = [r for r in results if not r.ok]
     for r in failed:

@@ -303,6 +303,18 @@ def format_table(results: list[RunResult], metric_names: tuple[str, ...] = ("val
     return "\n".join(lines)
 
 
+def format_test_split(results: list[RunResult]) -> str | None:
+    """The held-out test RMSEs a lesson recorded (``test_rmse_<model>``), one line per model; None if there are none."""
+    lines = []
+    for r in results:
+        scores = {k.removeprefix("test_rmse_"): v for k, v in r.metrics.items() if k.startswith("test_rmse_")}
+        if scores:
+            lines.append(f"Test-split RMSE recorded by {r.lesson} (rows nobody tuned on):")
+            width = max(len(name) for name in scores)
+            lines += [f"  {name.replace('_', ' '):<{width}}  {value:.4f}" for name, value in scores.items()]
+    return "\n".join(lines) or None
+
+
 def run_lessons(
     lessons: list[Lesson],
     overrides: dict,

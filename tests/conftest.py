@@ -40,3 +40,17 @@ def tiny_synthetic():
 
     data = make_synthetic(seed=3, n_users=60, n_movies=1500, n_ratings=6000, n_factors=4)
     return data, prepare_ratings(data, valid_frac=0.2, seed=1)
+
+
+@pytest.fixture(scope="session")
+def wheel_venv(tmp_path_factory) -> Path:
+    """A fresh venv outside the checkout with embedlib from its wheel, plus tensorflow-cpu (where it has wheels).
+
+    One install serves the wheel-only test (KERAS_BACKEND unset, so JAX) and the TensorFlow-backend test.
+    """
+    import sys
+
+    from readme_route import build_wheel, fresh_venv
+
+    extras = ["tensorflow-cpu"] if sys.version_info < (3, 14) else []
+    return fresh_venv(tmp_path_factory.mktemp("wheel-env") / "venv", str(build_wheel(tmp_path_factory)), *extras)

@@ -231,3 +231,17 @@ def test_sweep_refuses_bad_values_and_big_grids_before_running(lessons, tmp_path
     with pytest.raises(ParameterError, match="This sweep has 30 runs .*--yes"):
         sweep.run_sweep(lessons[0], {"n": list(range(30))}, out)
     assert not out.exists()
+
+
+def test_the_test_split_table_lists_what_a_lesson_recorded():
+    plain = runner.RunResult("02-dot-product-model", "a.ipynb", {}, metrics={"val_rmse": 1.05})
+    assert runner.format_test_split([plain]) is None
+    biases = runner.RunResult(
+        "03-biases", "b.ipynb", {}, metrics={"val_rmse": 0.86, "test_rmse_bias_model": 0.85, "test_rmse_dot": 1.04}
+    )
+    table = runner.format_test_split([plain, biases])
+    assert table.splitlines() == [
+        "Test-split RMSE recorded by 03-biases (rows nobody tuned on):",
+        "  bias model  0.8500",
+        "  dot         1.0400",
+    ]

@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from readme_route import ROOT, build_wheel, clean_env, fresh_venv
+from readme_route import ROOT, clean_env
 
 SMALL = {
     "dataset": "synthetic",
@@ -37,12 +37,10 @@ sys.exit(0 if all(r.ok for r in results) else 1)
 
 
 @pytest.mark.slow
-def test_every_lesson_runs_on_the_tensorflow_backend(tmp_path_factory, tmp_path):
+def test_every_lesson_runs_on_the_tensorflow_backend(wheel_venv, tmp_path):
     if sys.version_info >= (3, 14):
         pytest.skip("tensorflow-cpu has no wheels for this Python yet")
-    bin_dir = fresh_venv(
-        tmp_path_factory.mktemp("tensorflow-env") / "venv", str(build_wheel(tmp_path_factory)), "tensorflow-cpu"
-    )
+    bin_dir = wheel_venv
     lessons = tmp_path / "lessons"
     shutil.copytree(ROOT / "lessons", lessons, ignore=shutil.ignore_patterns("sweep-output", ".ipynb_checkpoints"))
     out = tmp_path / "out"

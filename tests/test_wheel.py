@@ -8,7 +8,7 @@ import subprocess
 
 import nbformat
 import pytest
-from readme_route import REAL_DATA_HOME, ROOT, build_wheel, clean_env, fresh_venv
+from readme_route import REAL_DATA_HOME, ROOT, clean_env
 
 # Lesson 3 uses the most of embedlib, including a sweep that runs the notebook itself again from its own folder.
 LESSON = "03-biases.ipynb"
@@ -16,8 +16,8 @@ SMALL = ["-p", "epochs", "2", "-p", "embedding_dim", "8", "-p", "batch_size", "2
 
 
 @pytest.mark.slow
-def test_one_lesson_runs_alone_with_embedlib_from_the_wheel(tmp_path_factory, tmp_path):
-    bin_dir = fresh_venv(tmp_path_factory.mktemp("wheel-env") / "venv", str(build_wheel(tmp_path_factory)))
+def test_one_lesson_runs_alone_with_embedlib_from_the_wheel(wheel_venv, tmp_path):
+    bin_dir = wheel_venv
     alone = tmp_path / "my-course"
     alone.mkdir()
     shutil.copy(ROOT / "lessons" / LESSON, alone / LESSON)
