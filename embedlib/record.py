@@ -1,8 +1,8 @@
 """Record a lesson's key numbers in its own outputs, where `embedlib run` reads them back.
 
-A recorded value is displayed as a rich output with its own MIME type beside a plain-text line. Run by hand in
-JupyterLab, the learner sees the plain line; run by papermill, the runner finds the values in the executed
-notebook. Nothing depends on environment variables or side files, so parallel runs cannot mix their numbers.
+In a kernel, a recorded value is displayed as an output with its own MIME type and no plain-text form, so the
+learner's page shows nothing (front ends draw only the MIME types they know) while the runner finds the values in
+the executed notebook. Outside a kernel the values are printed. Nothing depends on environment variables or side files, so parallel runs cannot mix their numbers.
 """
 
 from __future__ import annotations
@@ -36,23 +36,28 @@ def _shown(value: object) -> str:
     return str(value)
 
 
-def _display(bundle: dict) -> None:
+def _display(bundle: dict, *, quiet: bool = False) -> None:
+    """Display ``bundle`` in a kernel (without its text/plain form when ``quiet``), else print its text."""
     try:
         from IPython import get_ipython
         from IPython.display import display
     except ImportError:  # pragma: no cover - IPython comes with ipykernel
         get_ipython = None
     if get_ipython is not None and get_ipython() is not None:
-        display(bundle, raw=True)
+        shown = {k: v for k, v in bundle.items() if k != "text/plain"} if quiet else bundle
+        display(shown, raw=True)
     else:
         print(bundle["text/plain"])
 
 
 def record_metrics(**values: object) -> dict:
-    """Record named values (e.g. ``record_metrics(val_rmse=0.85)``) for ``embedlib run``; shows them and returns them."""
+    """Record named values (e.g. ``record_metrics(val_rmse=0.85)``) for ``embedlib run`` and return them.
+
+    In a notebook the record is invisible (no "recorded: …" noise on the page); outside one it is printed.
+    """
     clean = {name: _plain(name, value) for name, value in values.items()}
     text = "recorded: " + ", ".join(f"{k} = {_shown(v)}" for k, v in clean.items())
-    _display({MIME_TYPE: clean, "text/plain": text})
+    _display({MIME_TYPE: clean, "text/plain": text}, quiet=True)
     return clean
 
 

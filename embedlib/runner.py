@@ -289,6 +289,18 @@ def execute_lesson(lesson: Lesson, params: dict, output: Path, *, progress: bool
     return result
 
 
+def for_commit(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """An executed lesson as it is committed: no papermill metadata, cell timings or stderr streams."""
+    notebook.metadata.pop("papermill", None)
+    notebook.metadata["language_info"] = {"name": "python"}
+    for cell in notebook.cells:
+        cell.metadata.pop("execution", None)
+        cell.metadata.pop("papermill", None)
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in cell.outputs if not (o.output_type == "stream" and o.name == "stderr")]
+    return notebook
+
+
 def format_table(results: list[RunResult], metric_names: tuple[str, ...] = ("val_rmse",)) -> str:
     """The run summary as a plain-text table."""
     rows = [("lesson", "status", "seconds", "dataset", *metric_names)]
@@ -337,8 +349,12 @@ def run_lessons(
     started = time.strftime("%Y-%m-%dT%H:%M:%S")
     for i, lesson in enumerate(lessons, 1):
         echo(f"[{i}/{len(lessons)}] {lesson.name}: {lesson.title}")
-        output = lesson.path if in_place else output_dir / lesson.path.name
+        output = output_dir / lesson.path.name
         result = execute_lesson(lesson, per_lesson[lesson.name], output, progress=progress)
+        if in_place and result.ok:
+            # Only a run that succeeded replaces the committed lesson, and without run metadata or stderr noise.
+            write_atomic(lesson.path, nbformat.writes(for_commit(nbformat.read(output, as_version=4))) + "\n")
+            result.notebook = str(lesson.path)
         results.append(result)
         echo(f"      {result.status} in {result.seconds:.1f} s" + (f": {result.error}" if result.error else ""))
         summary = {"started": started, "machine": describe_machine(), "lessons": [asdict(r) for r in results]}

@@ -54,6 +54,15 @@ def test_lesson_structure(path):
     for heading in ("## Summary", "## Exercises", "## Solutions", "mybinder.org"):
         assert heading in text, f"{path.name} lacks {heading!r}"
     code_cells = [c for c in nb.cells if c.cell_type == "code"]
+    # Colab installs embedlib in the first code cell, and only on Colab.
+    assert 'if "google.colab" in sys.modules:' in code_cells[0].source, f"{path.name}: no Colab install cell first"
+    # Solutions stay folded until the learner opens them: code and output hidden.
+    solutions = [i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and "## Solutions" in c.source]
+    folded = [c for c in nb.cells[solutions[0] :] if c.cell_type == "code"] if solutions else []
+    assert folded, f"{path.name}: no solution code after '## Solutions'"
+    for cell in folded:
+        hidden = cell.metadata.get("jupyter", {})
+        assert hidden.get("source_hidden") and hidden.get("outputs_hidden"), f"{path.name}: a solution is not folded"
     lengths = sorted(len(c.source.splitlines()) for c in code_cells)
     assert lengths[len(lengths) // 2] <= 6 and lengths[-1] <= 20, f"{path.name}: cells too long {lengths}"
     # committed with outputs from a clean top-to-bottom run, no errors

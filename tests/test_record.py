@@ -33,3 +33,14 @@ def test_read_records_takes_the_last_value_of_each_name():
     second.outputs = [nbformat.v4.new_output("display_data", data={MIME_TYPE: {"a": 3}, "text/plain": ""})]
     nb.cells = [first, second]
     assert read_records(nb) == {"a": 3, "b": 2}
+
+
+def test_in_a_kernel_the_record_has_no_plain_text_to_show(monkeypatch):
+    import IPython
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython, "get_ipython", lambda: object())
+    monkeypatch.setattr(IPython.display, "display", lambda bundle, raw: shown.append(bundle))
+    record_metrics(val_rmse=0.85)
+    assert shown == [{MIME_TYPE: {"val_rmse": 0.85}}]

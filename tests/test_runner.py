@@ -245,3 +245,20 @@ def test_the_test_split_table_lists_what_a_lesson_recorded():
         "  bias model  0.8500",
         "  dot         1.0400",
     ]
+
+
+@pytest.mark.slow
+def test_in_place_keeps_the_lesson_when_a_run_fails_and_cleans_it_when_it_succeeds(tmp_path):
+    folder = tmp_path / "lessons"
+    path = write_tiny(folder, "01-tiny", TINY_PARAMETERS.replace("fail = False", "fail = True"))
+    before = path.read_text()
+    (failed,) = runner.run_lessons(runner.find_lessons(folder), {}, tmp_path / "out", in_place=True, progress=False)
+    assert not failed.ok and path.read_text() == before
+    write_tiny(folder, "01-tiny", TINY_PARAMETERS, "import sys\nprint('noise', file=sys.stderr)\n" + TINY_BODY)
+    (done,) = runner.run_lessons(runner.find_lessons(folder), {}, tmp_path / "out", in_place=True, progress=False)
+    assert done.ok and done.notebook == str(path)
+    committed = nbformat.read(path, as_version=4)
+    assert "papermill" not in committed.metadata
+    assert all("execution" not in c.metadata and "papermill" not in c.metadata for c in committed.cells)
+    assert not [o for c in committed.cells for o in c.get("outputs", []) if o.get("name") == "stderr"]
+    assert runner.load_lesson(path).defaults["n"] == 3
