@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import keras
 import numpy as np
+import pandas as pd
 
 from embedlib.prepare import Prepared
 
-__all__ = ["check", "check_same_outputs"]
+__all__ = ["check", "check_rebuilt", "check_same_outputs", "check_unseen_as_mean"]
 
 
 def _say(ok: bool, message: str) -> bool:
@@ -27,6 +28,45 @@ def check(answer: object, expected: object, *, tolerance: float = 0.0, hint: str
     else:
         ok = answer == expected
     return _say(ok, "that's right." if ok else f"{answer!r} is not what the data says. {hint}".rstrip())
+
+
+def check_rebuilt(table: pd.DataFrame, rebuilt: object, *, k: int = 1) -> bool:
+    """Check a rank-``k`` rebuild of ``table``: its RMSE must equal the best possible, from the ``k`` largest singular values."""
+    if rebuilt is None or rebuilt is Ellipsis:
+        return _say(False, "fill in your answer first (it is still None or ...).")
+    values = np.asarray(table, dtype=float)
+    guess = np.asarray(rebuilt, dtype=float)
+    if guess.shape != values.shape:
+        return _say(False, f"your table has shape {guess.shape}, expected {values.shape} like the ratings.")
+    singular = np.linalg.svd(values, compute_uv=False)
+    best = float(np.sqrt((singular[k:] ** 2).sum() / values.size))
+    error = float(np.sqrt(((values - guess) ** 2).mean()))
+    ok = abs(error - best) <= 1e-6
+    return _say(
+        ok,
+        f"RMSE {error:.3f}, the best any rank-{k} table can do."
+        if ok
+        else f"RMSE {error:.3f}, but the best rank-{k} table reaches {best:.3f}. "
+        f"Keep only the first {k} factor(s): U[:, :{k}] * s[:{k}] @ Vt[:{k}].",
+    )
+
+
+def check_unseen_as_mean(answer: object, model: keras.Model, prep: Prepared) -> bool:
+    """Check the validation RMSE of ``model`` when movies never seen in training are predicted as the training mean."""
+    if answer is None or answer is Ellipsis:
+        return _say(False, "fill in your answer first (it is still None or ...).")
+    valid = prep.valid
+    predicted = np.asarray(model.predict(prep.inputs(valid), batch_size=8192, verbose=0)).reshape(-1)
+    seen = valid["movieId"].isin(prep.train["movieId"]).to_numpy()
+    predicted = np.where(seen, predicted, prep.train["rating"].mean())
+    expected = float(np.sqrt(np.mean((prep.targets(valid).reshape(-1) - predicted) ** 2)))
+    return check(
+        answer,
+        expected,
+        tolerance=1e-3,
+        hint="Predict every validation row, overwrite the never-seen movies' predictions with the training mean, "
+        "then take the RMSE over all validation rows.",
+    )
 
 
 def check_same_outputs(model: keras.Model, reference: keras.Model, prep: Prepared, *, n_rows: int = 512) -> bool:

@@ -77,9 +77,13 @@ def plot_history(
     references: dict[str, float] | None = None,
     ax: plt.Axes | None = None,
     title: str = "Training history",
+    best_label_offset: tuple[float, float] = (0, 8),
     **kwargs,
 ) -> plt.Axes:
-    """Training and validation ``metric`` per epoch, with optional horizontal reference lines (e.g. floors)."""
+    """Training and validation ``metric`` per epoch, with optional horizontal reference lines (e.g. floors).
+
+    ``best_label_offset`` (in points from the best validation point) moves the "best" label off a nearby line.
+    """
     ax = _ax(ax)
     ax.plot(
         history["epoch"], history[metric], marker="o", color=OKABE_ITO[0], label=f"training {metric.upper()}", **kwargs
@@ -100,8 +104,9 @@ def plot_history(
         "best",
         (history["epoch"][best], history[f"val_{metric}"][best]),
         textcoords="offset points",
-        xytext=(0, 8),
+        xytext=best_label_offset,
         ha="center",
+        va="bottom" if best_label_offset[1] >= 0 else "top",
     )
     ax.set(title=title, xlabel="epoch", ylabel=f"{metric.upper()} (stars)")
     ax.set_xticks(history["epoch"])
@@ -179,7 +184,7 @@ def plot_pc_map(
     ]
     if texts:
         # adjustText moves the labels apart and keeps them inside the axes, with a line back to each point.
-        adjust_text(texts, ax=ax, arrowprops={"arrowstyle": "-", "color": "0.4", "lw": 0.6})
+        adjust_text(texts, ax=ax, arrowprops={"arrowstyle": "-", "color": "0.2", "lw": 0.8})
     ax.set(
         title=f"Movies on the first two principal components (rated > {min_ratings} times)",
         xlabel="PC1 score",
@@ -238,15 +243,25 @@ def plot_factor_recovery_grid(recovery, *, title: str = "Planted vs learned fact
 def plot_norm_vs_popularity(
     vectors: pd.DataFrame, n_ratings: pd.Series, *, ax: plt.Axes | None = None, title: str | None = None, **kwargs
 ) -> plt.Axes:
-    """Length of each movie vector against its number of training ratings (log x): popular movies move furthest."""
+    """Length of each movie vector against its number of training ratings: popular movies move furthest.
+
+    The x axis is symmetric-log (linear from 0 to 1, log above), so movies never rated in training sit apart at 0,
+    drawn in a second colour and marker.
+    """
     ax = _ax(ax)
-    counts = n_ratings.reindex(vectors.index).fillna(0)
+    counts = n_ratings.reindex(vectors.index).fillna(0).to_numpy()
     norms = np.linalg.norm(vectors.to_numpy(dtype="float64"), axis=1)
-    ax.scatter(np.maximum(counts, 1), norms, s=6, alpha=0.35, **{"color": OKABE_ITO[0], **kwargs})
+    rated = counts > 0
+    ax.scatter(counts[rated], norms[rated], s=6, alpha=0.35, **{"color": OKABE_ITO[0], "label": "rated", **kwargs})
+    if not rated.all():
+        ax.scatter(
+            counts[~rated], norms[~rated], s=10, alpha=0.5, marker="x", color=OKABE_ITO[5], label="never rated (0)"
+        )
+        ax.legend(loc="upper left", title="in training")
+    ax.set_xscale("symlog", linthresh=1)
     ax.set(
-        xscale="log",
         title=title or "Movie vector length vs popularity",
-        xlabel="number of training ratings (log scale; 0 drawn at 1)",
+        xlabel="number of training ratings (log scale above 1)",
         ylabel="length of the movie vector",
     )
     return ax
@@ -265,7 +280,7 @@ def plot_rank_frequency(
     ax.set(
         xscale="log",
         yscale="log",
-        title=f"Ratings per {who}, most rated first (median {np.median(counts):.0f})",
+        title=f"Ratings per {who}, most rated first (median {np.median(counts):g})",
         xlabel=f"rank of the {who} (1 = most ratings; log scale)",
         ylabel="number of ratings (log scale)",
     )
@@ -282,9 +297,13 @@ def plot_exploration(
     ylabel: str = "validation RMSE (stars, lower is better)",
     title: str | None = None,
     log_x: bool = True,
+    references: dict[str, float] | None = None,
     **kwargs,
 ) -> plt.Axes:
-    """``metric`` against one explored setting, one point per run, the best marked; log x for sizes and rates."""
+    """``metric`` against one explored setting, one point per run, the best marked; log x for sizes and rates.
+
+    ``references`` draws horizontal lines (e.g. a floor), so a small spread is seen against a known gap.
+    """
     ax = _ax(ax)
     ordered = results.sort_values(param)
     ax.plot(ordered[param], ordered[metric], marker="o", **{"color": OKABE_ITO[0], **kwargs})
@@ -294,9 +313,12 @@ def plot_exploration(
         ax.set_xscale("log")
         ax.set_xticks(ordered[param].to_numpy(), [f"{v:g}" for v in ordered[param]])
         ax.minorticks_off()
-    spread = ordered[metric].max() - ordered[metric].min()
-    pad = max(spread * 0.5, 0.005)
-    ax.set_ylim(ordered[metric].min() - pad, ordered[metric].max() + pad)
+    for i, (name, value) in enumerate((references or {}).items()):
+        style = REFERENCE_STYLES[i % len(REFERENCE_STYLES)]
+        ax.axhline(value, linestyle=style, color="0.3", linewidth=1.2, label=f"{name} ({value:.3f})")
+    shown = [*ordered[metric], *(references or {}).values()]
+    pad = max((max(shown) - min(shown)) * 0.5, 0.005)
+    ax.set_ylim(min(shown) - pad, max(shown) + pad)
     ax.set(title=title or f"{ylabel.split(' (')[0]} by {xlabel or param}", xlabel=xlabel or param, ylabel=ylabel)
     ax.legend()
     return ax

@@ -38,7 +38,8 @@ def test_repo2docker_plans_the_image_from_binder():
 
 def post_build_python_steps() -> list[list[str]]:
     """postBuild's `python ...` lines: installing embedlib, then the course kernel and settings."""
-    steps = [shlex.split(line.strip()) for line in (ROOT / "binder" / "postBuild").read_text().splitlines()]
+    lines = (ROOT / "binder" / "postBuild").read_text().splitlines()
+    steps = [shlex.split(line, comments=True) for line in lines]
     steps = [step for step in steps if step and step[0] == "python"]
     assert any(step[1:4] == ["-m", "pip", "install"] for step in steps), "postBuild does not install embedlib"
     return steps
