@@ -52,9 +52,14 @@ def set_parameters(path: Path, values: dict) -> dict:
 
 
 def clear_outputs(path: Path) -> None:
-    """Start from an empty notebook, so every output on the page comes from this run."""
+    """Start from an empty notebook, so every output on the page comes from this run.
+
+    Folded solutions are unfolded: Run All runs them all the same, but folded cells show no prompt and no output,
+    and the test reads both from the page.
+    """
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:
+        cell.metadata.pop("jupyter", None)
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
     nbformat.write(nb, path)
