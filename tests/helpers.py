@@ -57,3 +57,19 @@ def write_small(folder: Path, ratings: str | None = None, movies: str | None = N
     )
     (target / "movies.csv").write_text(movies if movies is not None else MOVIES_CSV)
     return target
+
+
+# Small parameters for quick lesson runs on synthetic data; each lesson takes the ones its parameters cell has.
+SMALL = {
+    "dataset": "synthetic",
+    "epochs": 2,
+    "embedding_dim": 8,
+    "batch_size": 256,
+    "learning_rate": 0.01,
+    "sweep_embedding_dims": [4],
+    "table_rows": [100, 1000],
+    "profile_steps": 20,
+    "fast_epochs": 2,
+    "fast_batch_size": 256,
+    "fast_learning_rate": 0.01,
+}

@@ -16,25 +16,12 @@ import pytest
 
 from embedlib import runner
 
-from helpers import real_data_home
+from helpers import SMALL, real_data_home
 
 LESSONS_DIR = Path(__file__).resolve().parents[1] / "lessons"
 LESSONS = sorted(LESSONS_DIR.glob("[0-9]*.ipynb"))
 COMMON = {"dataset", "seed"}
 TRAINING = {"valid_frac", "embedding_dim", "epochs", "batch_size", "learning_rate"}
-SMALL = {
-    "dataset": "synthetic",
-    "epochs": 2,
-    "embedding_dim": 8,
-    "batch_size": 256,
-    "learning_rate": 0.01,
-    "sweep_embedding_dims": [4],
-    "table_rows": [100, 1000],
-    "profile_steps": 20,
-    "fast_epochs": 2,
-    "fast_batch_size": 256,
-    "fast_learning_rate": 0.01,
-}
 
 
 def test_there_are_six_lessons_in_order():

@@ -11,14 +11,8 @@ import sys
 import pytest
 from readme_route import ROOT, clean_env
 
-SMALL = {
-    "dataset": "synthetic",
-    "epochs": 2,
-    "embedding_dim": 8,
-    "batch_size": 256,
-    "learning_rate": 0.01,
-    "sweep_embedding_dims": [4],
-}
+from helpers import SMALL
+
 RUN_ALL = """
 import json, sys
 from pathlib import Path
