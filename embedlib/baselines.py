@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from sklearn.decomposition import TruncatedSVD
 
 from embedlib.prepare import Prepared
 from embedlib.training import rmse
@@ -84,6 +83,8 @@ class SVDBaseline(_Baseline):
         centred = sparse.csr_matrix(
             (ratings - self.user_mean_[users], (users, movies)), shape=(prep.users.n_rows, prep.movies.n_rows)
         )
+        from sklearn.decomposition import TruncatedSVD  # scikit-learn takes a second to import; only this needs it
+
         svd = TruncatedSVD(n_components=self.n_components, random_state=self.seed)
         self.user_factors_ = svd.fit_transform(centred)  # U · S
         self.movie_factors_ = svd.components_.T  # V

@@ -10,10 +10,12 @@ from __future__ import annotations
 import html
 import math
 import numbers
-
-import nbformat
+from typing import TYPE_CHECKING
 
 from embedlib.dataset import Dataset
+
+if TYPE_CHECKING:  # nbformat takes seconds to import (its JSON-schema checks); kernels never need it
+    import nbformat
 
 __all__ = ["MIME_TYPE", "read_records", "record_dataset", "record_metrics"]
 

@@ -12,6 +12,8 @@ from embedlib.prepare import Prepared
 
 __all__ = ["EpochLine", "EpochTimer", "evaluate_rmse", "fit", "predict", "predict_ratings", "rmse", "set_seed"]
 
+DEFAULT_STEPS_PER_EXECUTION = 64
+
 
 def set_seed(seed: int) -> None:
     """Seed Python, NumPy and the Keras backend, so the same seed gives the same numbers on the same machine."""
@@ -53,12 +55,14 @@ def fit(
     patience: int = 2,
     seed: int = 42,
     verbose: bool = True,
-    steps_per_execution: int = 1,
+    steps_per_execution: int | None = None,
     **fit_kwargs,
 ) -> pd.DataFrame:
     """Compile with MSE and Adam, train with early stopping on validation loss, keep the best weights.
 
-    ``steps_per_execution`` runs several training steps per compiled call: same updates, less Python overhead.
+    ``steps_per_execution`` runs several training steps per compiled call: the same updates in the same order, so
+    the same numbers, with less Python overhead per step. ``None`` means 64 (a third less time per epoch at batch 32
+    on 2 CPU cores), or 1 on PyTorch, whose trainer runs one step per call; pass 1 for Keras's own default.
 
     Returns the history as a DataFrame, one row per epoch (``epoch``, ``loss``, ``rmse``, ``val_loss``, ``val_rmse``);
     the wall time of each epoch is in ``history.attrs["epoch_seconds"]``.
@@ -68,6 +72,8 @@ def fit(
             raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}.")
     if not learning_rate > 0:
         raise ValueError(f"`learning_rate` must be positive. Received: learning_rate={learning_rate!r}.")
+    if steps_per_execution is None:
+        steps_per_execution = 1 if keras.backend.backend() == "torch" else DEFAULT_STEPS_PER_EXECUTION
     set_seed(seed)
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=learning_rate),

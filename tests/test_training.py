@@ -84,3 +84,16 @@ def test_baselines_order_on_planted_data(tiny_synthetic):
     biases = BiasBaseline().fit(prep).rmse(prep)
     svd = SVDBaseline(n_components=4).fit(prep).rmse(prep)
     assert biases < floor and svd < floor
+
+
+def test_several_steps_per_call_give_the_same_numbers_as_one(tiny_synthetic):
+    # fit's default runs 64 steps per compiled call; the lessons rely on it changing no number. 150 steps per epoch
+    # here, so the last call of each epoch runs a partial group.
+    _, prep = tiny_synthetic
+    histories, predictions = [], []
+    for steps in (1, None):
+        model = dot_with_bias(prep.n_users, prep.n_movies, embedding_dim=8, seed=5, rating_range=prep.rating_range)
+        histories.append(fit(model, prep, epochs=3, batch_size=32, seed=5, verbose=False, steps_per_execution=steps))
+        predictions.append(model.predict(prep.inputs(prep.valid), verbose=0))
+    np.testing.assert_allclose(histories[0]["val_rmse"], histories[1]["val_rmse"], rtol=1e-6)
+    np.testing.assert_allclose(predictions[0], predictions[1], rtol=1e-6)
