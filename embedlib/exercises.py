@@ -70,7 +70,8 @@ def check_unseen_as_mean(answer: object, model: keras.Model, prep: Prepared) -> 
 
 
 def check_same_outputs(model: keras.Model, reference: keras.Model, prep: Prepared, *, n_rows: int = 512) -> bool:
-    """Copy ``reference``'s weights into ``model`` layer by layer (matched by name) and compare their predictions.
+    """Copy ``reference``'s weights into ``model`` layer by layer (matched by name); compare their predictions and
+    their weight penalties (``model.losses``: an L2 regulariser changes training, not outputs).
 
     Both models are called in inference mode (dropout off) on the first ``n_rows`` validation rows.
     """
@@ -92,6 +93,14 @@ def check_same_outputs(model: keras.Model, reference: keras.Model, prep: Prepare
     mine = np.asarray(model.predict(rows, verbose=0)).reshape(-1)
     theirs = np.asarray(reference.predict(rows, verbose=0)).reshape(-1)
     gap = float(np.max(np.abs(mine - theirs)))
+    # A weight penalty never changes an output, only training: compare it on its own.
+    penalties = [sum(float(keras.ops.convert_to_numpy(loss)) for loss in m.losses) for m in (model, reference)]
+    if gap < 1e-5 and not np.isclose(*penalties, rtol=1e-5, atol=1e-12):
+        return _say(
+            False,
+            f"same outputs, but your model's weight penalty is {penalties[0]:.3g} where the reference's is "
+            f"{penalties[1]:.3g}. Check `embeddings_regularizer` on the layers the reference regularises.",
+        )
     return _say(
         gap < 1e-5,
         f"same weights, same outputs (largest difference {gap:.1e})."

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
+
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
@@ -19,6 +22,7 @@ __all__ = [
     "plot_factor_recovery_grid",
     "plot_history",
     "plot_model_comparison",
+    "short_title",
     "plot_norm_vs_popularity",
     "plot_pc_map",
     "plot_rank_frequency",
@@ -100,13 +104,16 @@ def plot_history(
         style = REFERENCE_STYLES[i % len(REFERENCE_STYLES)]
         ax.axhline(value, linestyle=style, color="0.3", linewidth=1.2, label=f"{name} ({value:.3f})")
     best = history[f"val_{metric}"].idxmin()
+    best_point = (history["epoch"][best], history[f"val_{metric}"][best])
+    ax.scatter(*best_point, s=160, facecolors="none", edgecolors="black", linewidths=1.5, zorder=3)
     ax.annotate(
         "best",
-        (history["epoch"][best], history[f"val_{metric}"][best]),
+        best_point,
         textcoords="offset points",
         xytext=best_label_offset,
         ha="center",
         va="bottom" if best_label_offset[1] >= 0 else "top",
+        arrowprops={"arrowstyle": "-", "color": "black", "shrinkB": 7},
     )
     ax.set(title=title, xlabel="epoch", ylabel=f"{metric.upper()} (stars)")
     ax.set_xticks(history["epoch"])
@@ -115,14 +122,39 @@ def plot_history(
 
 
 def plot_model_comparison(
-    scores: pd.Series, *, ax: plt.Axes | None = None, title: str = "Validation RMSE by model", **kwargs
+    scores: pd.Series,
+    *,
+    baselines: Iterable[str] = (),
+    ax: plt.Axes | None = None,
+    title: str = "Validation RMSE by model",
+    **kwargs,
 ) -> plt.Axes:
-    """Horizontal bars of one score per model (lower is better), the value written on each bar."""
+    """One dot per model (lower is better), its value beside it; the models named in ``baselines`` are drawn as
+    hollow squares, the others as filled circles. The axis spans the scores, not 0 to the top, so that differences
+    of a hundredth of a star stay visible."""
     ax = _ax(ax)
     scores = scores.sort_values(ascending=False)
-    bars = ax.barh(scores.index, scores.to_numpy(), **{"color": OKABE_ITO[0], **kwargs})
-    ax.bar_label(bars, fmt="%.3f", padding=3)
-    ax.set(title=title, xlabel="validation RMSE (stars, lower is better)", xlim=(0, scores.max() * 1.15))
+    is_baseline = scores.index.isin(list(baselines))
+    for mask, label, marker, face in (
+        (is_baseline, "baseline", "s", "none"),
+        (~is_baseline, "embedding model", "o", OKABE_ITO[0]),
+    ):
+        if mask.any():
+            ax.scatter(
+                scores[mask].to_numpy(), scores.index[mask], s=60, marker=marker, label=label,
+                **{"facecolors": face, "edgecolors": OKABE_ITO[0], "zorder": 3, **kwargs},
+            )  # fmt: skip
+    for name, value in scores.items():
+        ax.annotate(f"{value:.3f}", (value, name), textcoords="offset points", xytext=(8, 0), va="center")
+    spread = max(float(scores.max() - scores.min()), 0.05)
+    ax.set(
+        title=title,
+        xlabel="validation RMSE (stars, lower is better)",
+        xlim=(scores.min() - 0.1 * spread, scores.max() + 0.25 * spread),
+    )
+    ax.grid(axis="y", color="0.9")
+    if is_baseline.any():
+        ax.legend(loc="upper right")  # sorted worst at the bottom: the top right stays empty
     return ax
 
 
@@ -166,6 +198,17 @@ def plot_scree(explained_ratio: np.ndarray, *, ax: plt.Axes | None = None, n: in
     return ax
 
 
+def short_title(title: str, *, width: int = 28) -> str:
+    """A MovieLens title shortened for a label: "Matrix, The (1999)" becomes "The Matrix (1999)", and a long title
+    keeps the part before its colon ("Star Wars: Episode IV - A New Hope (1977)" becomes "Star Wars (1977)")."""
+    match = re.fullmatch(r"(.*?)(?:, (The|A|An))?( \(\d{4}\))?", title.strip())
+    body, article, year = match.group(1), match.group(2), match.group(3) or ""
+    body = f"{article} {body}" if article else body
+    if len(body) > width and ":" in body:
+        body = re.sub(r"\s+or$", "", body.split(":")[0])  # "Dr. Strangelove or: How I Learned..."
+    return body + year
+
+
 def plot_pc_map(
     table: pd.DataFrame, label_titles: list[str], *, ax: plt.Axes | None = None, min_ratings: int = 20, **kwargs
 ) -> plt.Axes:
@@ -177,14 +220,25 @@ def plot_pc_map(
     )
     plt.colorbar(points, ax=ax, label="mean rating (stars)")
     labelled = popular[popular["title"].isin(label_titles)]
-    ax.scatter(labelled["PC1"], labelled["PC2"], s=18, facecolors="none", edgecolors="black", linewidths=0.8)
+    rings = ax.scatter(labelled["PC1"], labelled["PC2"], s=18, facecolors="none", edgecolors="black", linewidths=0.8)
+    ax.margins(x=0.12, y=0.08)  # room for the labels of the outermost points
     texts = [
-        ax.text(x, y, title, fontsize=8)
+        ax.text(x, y, short_title(title), fontsize=8)
         for x, y, title in zip(labelled["PC1"], labelled["PC2"], labelled["title"], strict=True)
     ]
     if texts:
-        # adjustText moves the labels apart and keeps them inside the axes, with a line back to each point.
-        adjust_text(texts, ax=ax, arrowprops={"arrowstyle": "-", "color": "0.2", "lw": 0.8})
+        # adjustText moves the labels apart, off the ringed points and inside the axes; every label gets a line
+        # to its point (min_arrow_len=0), so none is left to guess which point is its own.
+        adjust_text(
+            texts,
+            objects=rings,
+            ax=ax,
+            expand=(1.5, 2.0),
+            force_text=(0.5, 1.0),
+            force_static=(0.3, 0.6),
+            min_arrow_len=0,
+            arrowprops={"arrowstyle": "-", "color": "0.2", "lw": 0.8},
+        )
     ax.set(
         title=f"Movies on the first two principal components (rated > {min_ratings} times)",
         xlabel="PC1 score",

@@ -68,6 +68,13 @@ def clean_env(home: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def ci_pins() -> dict[str, str]:
+    """EMBEDLIB_CONSTRAINTS when it is set (CI pins every install to Binder's versions), so that the fresh
+    environments install the versions the main one has, from pip's cache, instead of downloading the newest."""
+    value = os.environ.get("EMBEDLIB_CONSTRAINTS")
+    return {"EMBEDLIB_CONSTRAINTS": value} if value else {}
+
+
 def set_up_checkout(tmp_path_factory) -> Path:
     """A fresh copy of the checkout with `bash scripts/setup.sh` run in it; once per session."""
     base = tmp_path_factory.getbasetemp()
@@ -76,7 +83,7 @@ def set_up_checkout(tmp_path_factory) -> Path:
         home = tmp_path_factory.mktemp("setup-home")
         start = time.perf_counter()
         done = subprocess.run(
-            ["bash", "scripts/setup.sh"], cwd=checkout, env=clean_env(home), capture_output=True, text=True
+            ["bash", "scripts/setup.sh"], cwd=checkout, env=clean_env(home, **ci_pins()), capture_output=True, text=True
         )
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
         print(f"\n[readme route] bash scripts/setup.sh in a fresh copy: {time.perf_counter() - start:.0f} s")
@@ -170,8 +177,10 @@ def fresh_venv(folder: Path, *requirements: str) -> Path:
     """A new virtual environment outside the checkout with ``requirements`` installed; returns its bin folder."""
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "venv", str(folder)], check=True)
+    pins = ci_pins()
+    constraints = ["-c", str(ROOT / pins["EMBEDLIB_CONSTRAINTS"])] if pins else []
     done = subprocess.run(
-        [str(folder / "bin" / "python"), "-m", "pip", "install", "--quiet", *requirements],
+        [str(folder / "bin" / "python"), "-m", "pip", "install", "--quiet", *constraints, *requirements],
         env=clean_env(folder),
         capture_output=True,
         text=True,

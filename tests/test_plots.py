@@ -58,10 +58,13 @@ def test_each_axes_plot_is_titled_and_labelled(tiny_synthetic, table):
         plt.close(fig)
 
 
-def test_model_comparison_writes_values_on_bars():
-    ax = plots.plot_model_comparison(pd.Series({"dot": 1.06, "bias": 0.85}))
+def test_model_comparison_writes_values_and_tells_baselines_apart():
+    ax = plots.plot_model_comparison(pd.Series({"dot": 1.06, "bias": 0.85, "mean": 1.05}), baselines=["mean"])
     assert ax.get_title() and ax.get_xlabel()
-    assert {t.get_text() for t in ax.texts} >= {"1.060", "0.850"}
+    assert {t.get_text() for t in ax.texts} >= {"1.060", "0.850", "1.050"}
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["baseline", "embedding model"]
+    low, high = ax.get_xlim()
+    assert 0.5 < low < 0.85 and 1.06 < high < 1.5  # spans the scores, so small differences show
 
 
 def test_history_uses_the_current_axes_by_default():
@@ -107,3 +110,13 @@ def test_pc_map_labels_stay_inside_the_axes(table):
     for text in ax.texts:
         extent = text.get_window_extent()
         assert box.x0 - 1 <= extent.x0 and extent.x1 <= box.x1 + 1, text.get_text()
+
+
+def test_short_titles_for_map_labels():
+    assert plots.short_title("Matrix, The (1999)") == "The Matrix (1999)"
+    assert plots.short_title("Star Wars: Episode IV - A New Hope (1977)") == "Star Wars (1977)"
+    assert plots.short_title("Dr. Strangelove or: How I Learned to Stop Worrying and Love the Bomb (1964)") == (
+        "Dr. Strangelove (1964)"
+    )
+    assert plots.short_title("Terminator 2: Judgment Day (1991)") == "Terminator 2: Judgment Day (1991)"  # short enough
+    assert plots.short_title("Untitled") == "Untitled"
