@@ -17,6 +17,10 @@ from readme_route import copy_checkout
 
 from helpers import REAL_DATA_HOME
 
+# Builds a fresh environment (a venv, a copy of the checkout or a browser): CI runs these beside the rest.
+pytestmark = pytest.mark.fresh_env
+
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

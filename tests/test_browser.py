@@ -2,8 +2,8 @@
 KERAS_BACKEND): the index opens rendered with no pop-up, and lessons run all their cells with no error and their
 figures drawn. One screenshot per notebook.
 
-By default the browser runs lessons 1 and 2 (the data, then a model trained with its progress shown): every lesson
-already runs in the suite through papermill and nbval, so what the browser adds is the JupyterLab route itself.
+By default the browser runs lesson 2 (data, a model trained with its progress shown, figures): every lesson already
+runs in the suite through papermill and nbval, so what the browser adds is the JupyterLab route itself.
 EMBEDLIB_BROWSER_LESSONS=all runs every lesson here (about 10 minutes on 2 cores); a comma-separated list of lesson
 numbers (`3,5`) runs those. A notebook that imports keras first is covered by test_readme_route.py.
 
@@ -23,6 +23,10 @@ from pathlib import Path
 import nbformat
 import pytest
 from readme_route import REAL_DATA_HOME, lab_started_the_readme_way, set_up_checkout
+
+# Builds a fresh environment (a venv, a copy of the checkout or a browser): CI runs these beside the rest.
+pytestmark = pytest.mark.fresh_env
+
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -181,7 +185,7 @@ def browser_lessons(choice: str) -> list[str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", browser_lessons(os.environ.get("EMBEDLIB_BROWSER_LESSONS", "1,2")))
+@pytest.mark.parametrize("name", browser_lessons(os.environ.get("EMBEDLIB_BROWSER_LESSONS", "2")))
 def test_lessons_run_all_cells_in_jupyterlab(browser_lab, name, tmp_path):
     lab, page = browser_lab
     notebook = lab.checkout / "lessons" / name

@@ -61,16 +61,23 @@ def test_lesson_structure(path):
         assert figures, f"{path.name} draws figures but none is saved"
 
 
+# Lesson 1 (data only) runs in the binder-env test and lesson 3 in the wheel test (which checks its records), besides
+# nbval's real-data run of every lesson; the others run here on synthetic data.
+SMALL_RUN_LESSONS = ("02", "04", "05", "06")
+
+
 @pytest.fixture(scope="module")
 def small_runs(tmp_path_factory):
-    """Every lesson once with small parameters on synthetic data (about a minute), and lesson 2 twice."""
+    """Lessons 2, 4, 5 and 6 once with small parameters on synthetic data, and lesson 2 twice."""
     out = tmp_path_factory.mktemp("small")
-    lessons = runner.find_lessons(LESSONS_DIR)
-    results = runner.run_lessons(lessons, SMALL, out, progress=False, echo=lambda *_: None)
+    lessons = [lesson for lesson in runner.find_lessons(LESSONS_DIR) if lesson.name[:2] in SMALL_RUN_LESSONS]
+    chosen = {name for lesson in lessons for name in lesson.defaults}
+    params = {name: value for name, value in SMALL.items() if name in chosen}
+    results = runner.run_lessons(lessons, params, out, progress=False, echo=lambda *_: None)
     lesson_2 = lessons[1]
     again = runner.execute_lesson(
         lesson_2,
-        runner.check_parameters(lesson_2, runner.params_for(lesson_2, SMALL)),
+        runner.check_parameters(lesson_2, runner.params_for(lesson_2, params)),
         out / "again.ipynb",
         progress=False,
     )
@@ -78,9 +85,10 @@ def small_runs(tmp_path_factory):
 
 
 @pytest.mark.slow
+@pytest.mark.synthetic_runs
 def test_small_runs_succeed_on_synthetic_data_and_record_sane_metrics(small_runs):
     results, _, summary = small_runs
-    assert [e["lesson"] for e in summary["lessons"]] == [p.stem for p in LESSONS]
+    assert [e["lesson"] for e in summary["lessons"]] == [p.stem for p in LESSONS if p.name[:2] in SMALL_RUN_LESSONS]
     for name, r in results.items():
         assert r.ok, f"{name}: {r.error}"
         assert r.dataset == "synthetic" and r.dataset_fallback is False
@@ -88,22 +96,19 @@ def test_small_runs_succeed_on_synthetic_data_and_record_sane_metrics(small_runs
     floor = results["02-dot-product-model"].metrics["global_mean_rmse"]
     # Models with biases must beat always predicting the mean...
     assert results["02-dot-product-model"].metrics["bias_only_rmse"] < floor
-    assert results["03-biases"].metrics["val_rmse"] < floor
     assert results["04-inspecting-embeddings"].metrics["val_rmse"] < floor
     assert results["04-inspecting-embeddings"].metrics["recovery_mean_correlation"] > 0.2
     # ...the plain dot models don't (lesson 2 says so), but must land in the same region, not diverge.
     for name in ("02-dot-product-model", "05-diy-embedding-layer"):
         assert results[name].metrics["val_rmse"] < 1.5 * floor, name
-    assert "sweep_best_val_rmse" in results["03-biases"].metrics
     fast = results["06-fast-training"].metrics
     assert fast["epoch_speedup"] > 0 and abs(fast["rmse_difference"]) < 0.2 and fast["tuned_val_rmse"] < floor
     # The hand-written Keras models give exactly the builders' outputs for the same weights.
-    for name in ("02-dot-product-model", "03-biases"):
-        assert results[name].metrics["builder_matches"] is True, name
-    assert any(k.startswith("test_rmse_") for k in results["03-biases"].metrics)
+    assert results["02-dot-product-model"].metrics["builder_matches"] is True
 
 
 @pytest.mark.slow
+@pytest.mark.synthetic_runs
 def test_same_parameters_and_seed_give_the_same_metrics(small_runs):
     results, again, _ = small_runs
     assert again.ok and again.metrics == results["02-dot-product-model"].metrics

@@ -11,6 +11,10 @@ import nbformat
 import pytest
 from readme_route import clean_env, lab_started_the_readme_way, set_up_checkout
 
+# Builds a fresh environment (a venv, a copy of the checkout or a browser): CI runs these beside the rest.
+pytestmark = pytest.mark.fresh_env
+
+
 KERAS_FIRST = [
     "import keras\nimport embedlib",
     "from embedlib.models import simple_dot\nfrom embedlib.synthetic import make_synthetic\n"
