@@ -74,7 +74,7 @@ def small_runs(tmp_path_factory):
     chosen = {name for lesson in lessons for name in lesson.defaults}
     params = {name: value for name, value in SMALL.items() if name in chosen}
     results = runner.run_lessons(lessons, params, out, progress=False, echo=lambda *_: None)
-    lesson_2 = lessons[1]
+    lesson_2 = next(lesson for lesson in lessons if lesson.name.startswith("02"))
     again = runner.execute_lesson(
         lesson_2,
         runner.check_parameters(lesson_2, runner.params_for(lesson_2, params)),

@@ -151,6 +151,7 @@ def test_nonsense_parameters_stop_the_cli_before_anything_runs(lessons, tmp_path
     assert cli.main(["run", "--all", "--in-place", "-p", "n", "2"]) == 2
 
 
+@pytest.mark.synthetic_runs  # a sweep of tiny lessons: CI runs it beside the other shard
 def test_sweep_grid_resume_and_figure(lessons, tmp_path):
     (lesson,) = lessons
     out = tmp_path / "sweep"
@@ -170,6 +171,7 @@ def test_sweep_grid_resume_and_figure(lessons, tmp_path):
     assert all(p.stat().st_mtime_ns == t for p, t in untouched.items())
 
 
+@pytest.mark.synthetic_runs  # a sweep of tiny lessons: CI runs it beside the other shard
 def test_sweep_repeats_get_their_own_seeds_and_failures_are_recorded(lessons, tmp_path):
     (lesson,) = lessons
     result = sweep.run_sweep(lesson, {"fail": [False, True]}, tmp_path / "s", repeat=2, workers=2, progress=False)
@@ -180,6 +182,7 @@ def test_sweep_repeats_get_their_own_seeds_and_failures_are_recorded(lessons, tm
     assert sorted(result.table.loc[result.table["status"] == "ok", "val_rmse"]) == [1.5, 1.51]
 
 
+@pytest.mark.synthetic_runs  # a sweep of tiny lessons: CI runs it beside the other shard
 def test_a_sweep_resumed_on_other_data_or_changed_code_recomputes_its_runs(tmp_path, monkeypatch):
     from helpers import RATINGS_HEADER, RATINGS_ROWS, write_small
 
@@ -206,6 +209,7 @@ def test_a_sweep_resumed_on_other_data_or_changed_code_recomputes_its_runs(tmp_p
     assert (changed_code.executed, changed_code.stale) == (1, 1) and "the lesson's code changed" in said[-1]
 
 
+@pytest.mark.synthetic_runs  # a sweep of tiny lessons: CI runs it beside the other shard
 def test_a_sweep_cannot_recurse_or_write_into_the_lessons_folder(lessons, tmp_path):
     path = write_tiny(tmp_path / "recursive", "01-recursive", RECURSIVE_PARAMETERS, RECURSIVE_BODY)
     inner = tmp_path / "inner"
