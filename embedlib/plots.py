@@ -22,7 +22,6 @@ __all__ = [
     "plot_factor_recovery_grid",
     "plot_history",
     "plot_model_comparison",
-    "short_title",
     "plot_norm_vs_popularity",
     "plot_pc_map",
     "plot_rank_frequency",
@@ -30,6 +29,7 @@ __all__ = [
     "plot_scree",
     "plot_sweep",
     "plot_value_distribution",
+    "short_title",
 ]
 
 # Okabe & Ito's palette, safe for the common forms of colour blindness (black first dropped: it is kept for text).

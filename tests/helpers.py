@@ -73,3 +73,9 @@ SMALL = {
     "fast_batch_size": 256,
     "fast_learning_rate": 0.01,
 }
+
+
+def small_params_for(lessons) -> dict:
+    """SMALL without the names none of ``lessons`` (embedlib.runner lessons) takes: the runner refuses those."""
+    accepted = {name for lesson in lessons for name in lesson.defaults}
+    return {name: value for name, value in SMALL.items() if name in accepted}

@@ -16,7 +16,7 @@ import pytest
 
 from embedlib import runner
 
-from helpers import SMALL, real_data_home
+from helpers import real_data_home, small_params_for
 
 LESSONS_DIR = Path(__file__).resolve().parents[1] / "lessons"
 LESSONS = sorted(LESSONS_DIR.glob("[0-9]*.ipynb"))
@@ -71,8 +71,7 @@ def small_runs(tmp_path_factory):
     """Lessons 2, 4, 5 and 6 once with small parameters on synthetic data, and lesson 2 twice."""
     out = tmp_path_factory.mktemp("small")
     lessons = [lesson for lesson in runner.find_lessons(LESSONS_DIR) if lesson.name[:2] in SMALL_RUN_LESSONS]
-    chosen = {name for lesson in lessons for name in lesson.defaults}
-    params = {name: value for name, value in SMALL.items() if name in chosen}
+    params = small_params_for(lessons)
     results = runner.run_lessons(lessons, params, out, progress=False, echo=lambda *_: None)
     lesson_2 = next(lesson for lesson in lessons if lesson.name.startswith("02"))
     again = runner.execute_lesson(

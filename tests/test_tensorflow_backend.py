@@ -22,7 +22,7 @@ from readme_route import ROOT, clean_env
 
 from embedlib import runner
 
-from helpers import SMALL
+from helpers import small_params_for
 
 # Builds a fresh environment (a venv, a copy of the checkout or a browser): CI runs these beside the rest.
 pytestmark = pytest.mark.fresh_env
@@ -63,8 +63,7 @@ def test_the_backend_dependent_lessons_run_on_the_tensorflow_backend(wheel_venv,
     lessons.mkdir()
     for lesson in tf_lessons():
         shutil.copy(lesson, lessons / lesson.name)
-    accepted = {name for lesson in runner.find_lessons(lessons) for name in lesson.defaults}
-    small = {name: value for name, value in SMALL.items() if name in accepted}  # the runner refuses unknown names
+    small = small_params_for(runner.find_lessons(lessons))
     out = tmp_path / "out"
     home = tmp_path / "home"
     home.mkdir()
