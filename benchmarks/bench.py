@@ -55,25 +55,25 @@ CASES = [
     Case(
         "dot (lesson 2)",
         "keras",
-        "simple_dot at the lessons' defaults, one batch per compiled call (Keras's default)",
+        "simple_dot at the lessons' defaults, one batch per call of Keras's train function (its default)",
         {"model": "dot", **LESSON_DEFAULTS},
     ),
     Case(
         LESSON_3,
         "keras",
-        "dot_with_bias at the lessons' defaults, one batch per compiled call (Keras's default)",
+        "dot_with_bias at the lessons' defaults, one batch per call of Keras's train function (its default)",
         {"model": "bias", **LESSON_DEFAULTS},
     ),
     Case(
         "dot + biases (lesson 3), 64 steps per call",
         "keras",
-        "the same, 64 batches per compiled call (embedlib.training.fit's default, as the lessons run it)",
+        "the same, 64 batches per call of Keras's train function (embedlib.training.fit's default, as the lessons run it)",
         {"model": "bias", **LESSON_DEFAULTS, "steps_per_execution": 64},
     ),
     Case(
         "DIY layer (lesson 5)",
         "keras",
-        "simple_dot with SimpleEmbedding, init [-0.05, 0.05], one batch per compiled call",
+        "simple_dot with SimpleEmbedding, init [-0.05, 0.05], one batch per call of Keras's train function",
         {"model": "diy", **LESSON_DEFAULTS},
     ),
     Case(
@@ -469,7 +469,7 @@ def to_markdown(result: dict) -> str:
         f"Validation RMSE on a random 80/20 split of `{result['dataset']}` (seed {result['seed']}). Fit times include "
         f"compiling with an empty compile cache (except the warm row); s/epoch leaves out the first epoch. Times are "
         f"medians over {result['rows'][0].get('repeats', 1)} fit(s); ratios are against **{result['reference']}** "
-        f"and against Keras fit's s/epoch on lesson 3's model (one batch per compiled call), fitted in the same run.",
+        f"and against Keras fit's s/epoch on lesson 3's model (one batch per call of Keras's train function), fitted in the same run.",
         "",
         "| model | RMSE | epochs | s/epoch | × faster per epoch than Keras fit on lesson 3's model | fit s | × reference time | "
         "peak MB | settings |",

@@ -151,7 +151,6 @@ def test_nonsense_parameters_stop_the_cli_before_anything_runs(lessons, tmp_path
     assert cli.main(["run", "--all", "--in-place", "-p", "n", "2"]) == 2
 
 
-@pytest.mark.synthetic_runs  # a sweep of tiny lessons: CI runs it beside the other shard
 def test_sweep_grid_resume_and_figure(lessons, tmp_path):
     (lesson,) = lessons
     out = tmp_path / "sweep"
@@ -171,7 +170,6 @@ def test_sweep_grid_resume_and_figure(lessons, tmp_path):
     assert all(p.stat().st_mtime_ns == t for p, t in untouched.items())
 
 
-@pytest.mark.synthetic_runs  # a sweep of tiny lessons: CI runs it beside the other shard
 def test_sweep_repeats_get_their_own_seeds_and_failures_are_recorded(lessons, tmp_path):
     (lesson,) = lessons
     result = sweep.run_sweep(lesson, {"fail": [False, True]}, tmp_path / "s", repeat=2, workers=2, progress=False)
@@ -182,7 +180,6 @@ def test_sweep_repeats_get_their_own_seeds_and_failures_are_recorded(lessons, tm
     assert sorted(result.table.loc[result.table["status"] == "ok", "val_rmse"]) == [1.5, 1.51]
 
 
-@pytest.mark.synthetic_runs  # a sweep of tiny lessons: CI runs it beside the other shard
 def test_a_sweep_resumed_on_other_data_or_changed_code_recomputes_its_runs(tmp_path, monkeypatch):
     from helpers import RATINGS_HEADER, RATINGS_ROWS, write_small
 

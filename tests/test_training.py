@@ -87,7 +87,7 @@ def test_baselines_order_on_planted_data(tiny_synthetic):
 
 
 def test_several_steps_per_call_give_the_same_numbers_as_one(tiny_synthetic):
-    # fit's default runs 64 steps per compiled call; the lessons rely on it changing no number. 150 steps per epoch
+    # fit's default runs 64 steps per call of Keras's train function; the lessons rely on it changing no number. 150 steps per epoch
     # here, so the last call of each epoch runs a partial group.
     _, prep = tiny_synthetic
     histories, predictions = [], []

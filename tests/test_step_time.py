@@ -1,0 +1,23 @@
+"""Step timing for lesson 6's figure: every method gives a time per step, and a wrong method is refused."""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import pytest
+
+from embedlib.step_time import METHODS, step_seconds
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_every_method_gives_a_positive_time_per_step(method):
+    if method.startswith("rowwise") and keras.backend.backend() != "jax":
+        pytest.skip("the row-wise trainer needs JAX")
+    seconds = step_seconds(method, 50, n_users=20, steps=8, batch_size=4, embedding_dim=4)
+    assert math.isfinite(seconds) and seconds > 0
+
+
+def test_an_unknown_method_is_refused_with_the_choices():
+    with pytest.raises(ValueError, match="keras adam, keras sgd, rowwise adam"):
+        step_seconds("keras adagrad", 50)
