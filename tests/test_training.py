@@ -87,8 +87,8 @@ def test_baselines_order_on_planted_data(tiny_synthetic):
 
 
 def test_several_steps_per_call_give_the_same_numbers_as_one(tiny_synthetic):
-    # fit's default runs 64 steps per call of Keras's train function; the lessons rely on it changing no number. 150 steps per epoch
-    # here, so the last call of each epoch runs a partial group.
+    # fit's default runs 64 steps per call of Keras's train function; the lessons rely on it changing no number.
+    # 150 steps per epoch here, so the last call of each epoch runs a partial group.
     _, prep = tiny_synthetic
     histories, predictions = [], []
     for steps in (1, None):
