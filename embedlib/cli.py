@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from embedlib import runner
 EPILOG = """examples:
   embedlib lessons
   embedlib run --all
+  embedlib run --all --jobs 1
   embedlib run 03 -p embedding_dim 32 -p learning_rate 1e-3 --output-dir runs/small
   embedlib sweep 03 -p embedding_dim 16 32 64 --repeat 2 --output-dir sweep-output/dims
   embedlib sweep 03 -p embedding_dim 16 32 --output-dir sweep-output/dask --scheduler tcp://scheduler-host:8786
@@ -49,6 +51,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.all == bool(args.lessons):
         raise runner.ParameterError("Name the lessons to run, or give --all (not both).")
     chosen = lessons if args.all else runner.select_lessons(args.lessons, lessons)
+    jobs = runner.default_jobs() if args.jobs is None else args.jobs
+    start = time.perf_counter()
     results = runner.run_lessons(
         chosen,
         _overrides(args.param, args.param_file),
@@ -56,9 +60,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         in_place=args.in_place,
         progress=not args.no_progress,
         echo=print,
+        jobs=jobs,
     )
+    wall = time.perf_counter() - start
     print()
     print(runner.format_table(results))
+    side_by_side = (
+        f", {jobs} lessons at a time, so the seconds above add up to more" if jobs > 1 and len(chosen) > 1 else ""
+    )
+    print(f"wall clock: {wall:.1f} s{side_by_side}")
     test_split = runner.format_test_split(results)
     if test_split:
         print(f"\n{test_split}")
@@ -144,12 +154,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="execute lessons with papermill and summarise their metrics", parents=[where])
     run.add_argument("lessons", nargs="*", help="lesson names or numbers (e.g. 02 or 02-dot-product)")
-    run.add_argument("--all", action="store_true", help="run every lesson in order")
+    run.add_argument("--all", action="store_true", help="run every lesson")
     run.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"), help="set a parameter")
     run.add_argument("-f", "--param-file", action="append", help="YAML file of parameters (per lesson in sections)")
     run.add_argument("--output-dir", default="course-output", help="where executed notebooks go (default: %(default)s)")
     run.add_argument("--in-place", action="store_true", help="overwrite the lessons themselves (regenerate outputs)")
     run.add_argument("--no-progress", action="store_true", help="no per-cell progress bar")
+    run.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="lessons run at once, each in its own kernel; a lesson that times things runs by itself after the "
+        "others (default: 2 where 2 CPUs are free, else 1)",
+    )
     run.set_defaults(func=cmd_run)
 
     sweep = sub.add_parser("sweep", help="run a lesson over a grid of parameters", parents=[where])

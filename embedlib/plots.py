@@ -200,12 +200,16 @@ def plot_scree(explained_ratio: np.ndarray, *, ax: plt.Axes | None = None, n: in
 
 def short_title(title: str, *, width: int = 28) -> str:
     """A MovieLens title shortened for a label: "Matrix, The (1999)" becomes "The Matrix (1999)", and a long title
-    keeps the part before its colon ("Star Wars: Episode IV - A New Hope (1977)" becomes "Star Wars (1977)")."""
+    keeps the part before its colon ("Dr. Strangelove or: How I Learned..." becomes "Dr. Strangelove"), or the
+    episode's own name where a series numbers them ("Star Wars: Episode V - The Empire Strikes Back (1980)" becomes
+    "The Empire Strikes Back (1980)", which the series' name alone would not tell apart from episode IV)."""
     match = re.fullmatch(r"(.*?)(?:, (The|A|An))?( \(\d{4}\))?", title.strip())
     body, article, year = match.group(1), match.group(2), match.group(3) or ""
     body = f"{article} {body}" if article else body
     if len(body) > width and ":" in body:
-        body = re.sub(r"\s+or$", "", body.split(":")[0])  # "Dr. Strangelove or: How I Learned..."
+        series, subtitle = body.split(":", 1)
+        episode = re.fullmatch(r"\s*Episode [IVXLC\d]+ - (.+)", subtitle)
+        body = episode.group(1) if episode else re.sub(r"\s+or$", "", series)
     return body + year
 
 
@@ -223,7 +227,14 @@ def plot_pc_map(
     rings = ax.scatter(labelled["PC1"], labelled["PC2"], s=18, facecolors="none", edgecolors="black", linewidths=0.8)
     ax.margins(x=0.12, y=0.08)  # room for the labels of the outermost points
     texts = [
-        ax.text(x, y, short_title(title), fontsize=8)
+        # A pale box keeps a label readable where it crosses points or another label's line.
+        ax.text(
+            x,
+            y,
+            short_title(title),
+            fontsize=8,
+            bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.8},
+        )
         for x, y, title in zip(labelled["PC1"], labelled["PC2"], labelled["title"], strict=True)
     ]
     if texts:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
+import multiprocessing
 import os
 import re
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -25,6 +27,7 @@ __all__ = [
     "ParameterError",
     "RunResult",
     "check_parameters",
+    "default_jobs",
     "execute_lesson",
     "find_lessons",
     "lessons_dir",
@@ -50,6 +53,8 @@ class Lesson:
 
     ``code_fingerprint`` is a short hash of its code cells other than ``parameters`` (whose values are part of a
     run's parameters): a changed lesson gives a different fingerprint, so results of the old code can be told apart.
+    ``runs_alone`` is the reason, if the notebook's metadata gives one (``"embedlib": {"runs_alone": "..."}``), why
+    no other lesson may run beside it, e.g. because it times training.
     """
 
     name: str
@@ -57,6 +62,7 @@ class Lesson:
     title: str
     defaults: dict
     code_fingerprint: str = ""
+    runs_alone: str | None = None
 
     def describe_parameters(self) -> str:
         """One line per parameter: name, type and default."""
@@ -146,7 +152,12 @@ def load_lesson(path: str | os.PathLike) -> Lesson:
     path = Path(path)
     notebook = nbformat.read(path, as_version=4)
     return Lesson(
-        path.stem, path, _title(notebook, path.stem), _parameters_cell(notebook, path), code_fingerprint(notebook)
+        path.stem,
+        path,
+        _title(notebook, path.stem),
+        _parameters_cell(notebook, path),
+        code_fingerprint(notebook),
+        notebook.metadata.get("embedlib", {}).get("runs_alone"),
     )
 
 
@@ -327,6 +338,26 @@ def format_test_split(results: list[RunResult]) -> str | None:
     return "\n".join(lines) or None
 
 
+def default_jobs() -> int:
+    """Lessons to run at once by default: two where two CPUs are free to this process (cgroup quotas count), else one.
+
+    Each lesson's kernel already keeps about one and a half cores busy, so more than two at once gains little and
+    costs memory (a lesson's kernel peaks near 1 GB).
+    """
+    import joblib  # its cpu_count honours container CPU quotas (Binder, Docker), which os.cpu_count does not
+
+    return max(1, min(2, joblib.cpu_count()))
+
+
+def _schedule(lessons: list[Lesson], jobs: int) -> list[list[Lesson]]:
+    """Groups of lessons run one group after another: with ``jobs`` > 1, every lesson that may share the machine in
+    one group, then each lesson that ``runs_alone`` by itself; with ``jobs`` = 1, every lesson by itself, in order."""
+    if jobs <= 1:
+        return [[lesson] for lesson in lessons]
+    shared = [lesson for lesson in lessons if not lesson.runs_alone]
+    return [group for group in [shared, *([lesson] for lesson in lessons if lesson.runs_alone)] if group]
+
+
 def run_lessons(
     lessons: list[Lesson],
     overrides: dict,
@@ -335,28 +366,78 @@ def run_lessons(
     in_place: bool = False,
     progress: bool = True,
     echo: Callable[[str], object] | None = print,
+    jobs: int = 1,
 ) -> list[RunResult]:
-    """Check all parameters, then run the lessons one after another; write ``summary.json`` after each.
+    """Check all parameters, then run the lessons, ``jobs`` at a time; write ``summary.json`` after each.
 
-    ``echo`` is told which lesson starts and how it ended (``None``: say nothing).
+    Each lesson runs in its own kernel and writes only its own files, so lessons can run side by side; a lesson whose
+    metadata says it ``runs_alone`` (it times things) runs after the others, by itself. Results come back in the
+    lessons' order, whatever order they finished in. ``echo`` is told which lessons run and how each ended
+    (``None``: say nothing); the per-cell progress bar shows only for lessons that run by themselves.
     """
     per_lesson = check_overrides(lessons, overrides)
     echo = echo or (lambda _line: None)
     if in_place and overrides:
         raise ParameterError("--in-place regenerates the committed notebooks with their defaults: drop -p and -f.")
+    if jobs < 1:
+        raise ParameterError(f"jobs must be a positive integer (lessons run at once). Received: jobs={jobs!r}.")
     output_dir.mkdir(parents=True, exist_ok=True)
-    results: list[RunResult] = []
-    started = time.strftime("%Y-%m-%dT%H:%M:%S")
-    for i, lesson in enumerate(lessons, 1):
-        echo(f"[{i}/{len(lessons)}] {lesson.name}: {lesson.title}")
+    finished: dict[str, RunResult] = {}
+    started, clock = time.strftime("%Y-%m-%dT%H:%M:%S"), time.perf_counter()
+    position = {lesson.name: i for i, lesson in enumerate(lessons, 1)}
+
+    def finish(lesson: Lesson, result: RunResult) -> None:
         output = output_dir / lesson.path.name
-        result = execute_lesson(lesson, per_lesson[lesson.name], output, progress=progress)
         if in_place and result.ok:
             # Only a run that succeeded replaces the committed lesson, and without run metadata or stderr noise.
             write_atomic(lesson.path, nbformat.writes(for_commit(nbformat.read(output, as_version=4))) + "\n")
             result.notebook = str(lesson.path)
-        results.append(result)
-        echo(f"      {result.status} in {result.seconds:.1f} s" + (f": {result.error}" if result.error else ""))
-        summary = {"started": started, "machine": describe_machine(), "lessons": [asdict(r) for r in results]}
+        finished[lesson.name] = result
+        ended = f"{result.status} in {result.seconds:.1f} s" + (f": {result.error}" if result.error else "")
+        echo(f"      {lesson.name} {ended}" if jobs > 1 else f"      {ended}")
+        done = [asdict(finished[other.name]) for other in lessons if other.name in finished]
+        summary = {
+            "started": started,
+            "jobs": jobs,
+            "wall_seconds": round(time.perf_counter() - clock, 1),
+            "machine": describe_machine(),
+            "lessons": done,
+        }
         write_atomic(output_dir / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
-    return results
+
+    for group in _schedule(lessons, jobs):
+        for lesson in group:
+            alone = f" (by itself: {lesson.runs_alone})" if jobs > 1 and lesson.runs_alone else ""
+            echo(f"[{position[lesson.name]}/{len(lessons)}] {lesson.name}: {lesson.title}{alone}")
+        if len(group) == 1:
+            (lesson,) = group
+            output = output_dir / lesson.path.name
+            finish(lesson, execute_lesson(lesson, per_lesson[lesson.name], output, progress=progress))
+            continue
+        echo(f"      running these {len(group)} lessons {jobs} at a time, each in its own kernel")
+        # spawn, not fork: the parent has imported JAX, which must not be forked.
+        pool = ProcessPoolExecutor(max_workers=min(jobs, len(group)), mp_context=multiprocessing.get_context("spawn"))
+        try:
+            futures = {
+                pool.submit(
+                    execute_lesson, lesson, per_lesson[lesson.name], output_dir / lesson.path.name, progress=False
+                ): lesson
+                for lesson in group
+            }
+            for future in as_completed(futures):
+                lesson = futures[future]
+                try:
+                    result = future.result()
+                except Exception as exc:  # the worker process itself died (killed, out of memory)
+                    result = RunResult(
+                        lesson.name,
+                        str(output_dir / lesson.path.name),
+                        {**lesson.defaults, **per_lesson[lesson.name]},
+                        "failed",
+                        error=f"{type(exc).__name__}: {exc}",
+                        code_fingerprint=lesson.code_fingerprint,
+                    )
+                finish(lesson, result)
+        finally:
+            pool.shutdown(cancel_futures=True)  # on Ctrl-C, start no more lessons
+    return [finished[lesson.name] for lesson in lessons]

@@ -114,7 +114,10 @@ def test_pc_map_labels_stay_inside_the_axes(table):
 
 def test_short_titles_for_map_labels():
     assert plots.short_title("Matrix, The (1999)") == "The Matrix (1999)"
-    assert plots.short_title("Star Wars: Episode IV - A New Hope (1977)") == "Star Wars (1977)"
+    assert plots.short_title("Star Wars: Episode IV - A New Hope (1977)") == "A New Hope (1977)"
+    assert (
+        plots.short_title("Star Wars: Episode V - The Empire Strikes Back (1980)") == "The Empire Strikes Back (1980)"
+    )
     assert plots.short_title("Dr. Strangelove or: How I Learned to Stop Worrying and Love the Bomb (1964)") == (
         "Dr. Strangelove (1964)"
     )

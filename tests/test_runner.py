@@ -263,3 +263,56 @@ def test_in_place_keeps_the_lesson_when_a_run_fails_and_cleans_it_when_it_succee
     assert all("execution" not in c.metadata and "papermill" not in c.metadata for c in committed.cells)
     assert not [o for c in committed.cells for o in c.get("outputs", []) if o.get("name") == "stderr"]
     assert runner.load_lesson(path).defaults["n"] == 3
+
+
+TIMED_PARAMETERS = "pause = 3.0"
+TIMED_BODY = """import time
+import embedlib
+began = time.time()
+time.sleep(pause)
+embedlib.record_metrics(began=began, ended=time.time())"""
+
+
+def test_lessons_run_side_by_side_and_one_that_times_things_runs_by_itself(tmp_path, capsys):
+    folder = tmp_path / "lessons"
+    for name in ("01-first", "02-second", "03-timed"):
+        write_tiny(folder, name, TIMED_PARAMETERS, TIMED_BODY, title=name)
+    timed = nbformat.read(folder / "03-timed.ipynb", as_version=4)
+    timed.metadata["embedlib"] = {"runs_alone": "it times a pause"}
+    nbformat.write(timed, folder / "03-timed.ipynb")
+    assert (
+        cli.main(["run", "--all", "--jobs", "2", "--lessons-dir", str(folder), "--output-dir", str(tmp_path / "o")])
+        == 0
+    )
+    printed = capsys.readouterr().out
+    assert "03-timed: 03-timed (by itself: it times a pause)" in printed
+    assert "wall clock: " in printed and "2 lessons at a time, so the seconds above add up to more" in printed
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert [entry["lesson"] for entry in summary["lessons"]] == ["01-first", "02-second", "03-timed"]
+    assert summary["jobs"] == 2 and summary["wall_seconds"] > 0
+    span = {entry["lesson"]: (entry["metrics"]["began"], entry["metrics"]["ended"]) for entry in summary["lessons"]}
+    first, second, alone = span["01-first"], span["02-second"], span["03-timed"]
+    assert first[0] < second[1] and second[0] < first[1], f"01 and 02 did not overlap: {span}"
+    assert alone[0] >= max(first[1], second[1]), f"03 ran beside another lesson: {span}"
+
+
+def test_one_job_runs_lessons_one_after_another_and_a_bad_count_is_refused(tmp_path, capsys, monkeypatch):
+    folder = tmp_path / "lessons"
+    for name in ("01-first", "02-second"):
+        write_tiny(folder, name, "pause = 0.5", TIMED_BODY, title=name)
+    results = runner.run_lessons(runner.find_lessons(folder), {}, tmp_path / "o", progress=False, echo=None, jobs=1)
+    (first, second) = ((r.metrics["began"], r.metrics["ended"]) for r in results)
+    assert first[1] <= second[0]
+    assert cli.main(["run", "--all", "--jobs", "0", "--lessons-dir", str(folder)]) == 2
+    assert "jobs must be a positive integer" in capsys.readouterr().err
+    import joblib
+
+    for cpus, jobs in ((1, 1), (2, 2), (16, 2)):
+        monkeypatch.setattr(joblib, "cpu_count", lambda cpus=cpus, **_: cpus)
+        assert runner.default_jobs() == jobs
+
+
+def test_the_lesson_that_times_training_is_the_one_that_runs_alone():
+    course = Path(__file__).resolve().parents[1] / "lessons"
+    alone = {lesson.name for lesson in runner.find_lessons(course) if lesson.runs_alone}
+    assert alone == {"06-fast-training"}
