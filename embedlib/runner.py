@@ -9,8 +9,8 @@ import multiprocessing
 import os
 import re
 import time
-from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -358,6 +358,47 @@ def _schedule(lessons: list[Lesson], jobs: int) -> list[list[Lesson]]:
     return [group for group in [shared, *([lesson] for lesson in lessons if lesson.runs_alone)] if group]
 
 
+def _side_by_side(
+    group: list[Lesson], per_lesson: dict[str, dict], output_dir: Path, jobs: int
+) -> Iterator[tuple[Lesson, RunResult]]:
+    """Run ``group`` in ``jobs`` worker processes, each lesson in its own kernel; yield (lesson, result) as each ends.
+
+    A lesson starts only when a worker is free (none is queued ahead), so after Ctrl-C no further lesson starts.
+    """
+    # spawn, not fork: the parent has imported JAX, which must not be forked.
+    pool = ProcessPoolExecutor(max_workers=min(jobs, len(group)), mp_context=multiprocessing.get_context("spawn"))
+    waiting, running = list(group), {}
+
+    def start_next() -> None:
+        lesson = waiting.pop(0)
+        output = output_dir / lesson.path.name
+        running[pool.submit(execute_lesson, lesson, per_lesson[lesson.name], output, progress=False)] = lesson
+
+    try:
+        for _ in range(min(jobs, len(waiting))):
+            start_next()
+        while running:
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                lesson = running.pop(future)
+                try:
+                    result = future.result()
+                except Exception as exc:  # the worker process itself died (killed, out of memory)
+                    result = RunResult(
+                        lesson.name,
+                        str(output_dir / lesson.path.name),
+                        {**lesson.defaults, **per_lesson[lesson.name]},
+                        "failed",
+                        error=f"{type(exc).__name__}: {exc}",
+                        code_fingerprint=lesson.code_fingerprint,
+                    )
+                if waiting:
+                    start_next()
+                yield lesson, result
+    finally:
+        pool.shutdown(cancel_futures=True)
+
+
 def run_lessons(
     lessons: list[Lesson],
     overrides: dict,
@@ -415,29 +456,6 @@ def run_lessons(
             finish(lesson, execute_lesson(lesson, per_lesson[lesson.name], output, progress=progress))
             continue
         echo(f"      running these {len(group)} lessons {jobs} at a time, each in its own kernel")
-        # spawn, not fork: the parent has imported JAX, which must not be forked.
-        pool = ProcessPoolExecutor(max_workers=min(jobs, len(group)), mp_context=multiprocessing.get_context("spawn"))
-        try:
-            futures = {
-                pool.submit(
-                    execute_lesson, lesson, per_lesson[lesson.name], output_dir / lesson.path.name, progress=False
-                ): lesson
-                for lesson in group
-            }
-            for future in as_completed(futures):
-                lesson = futures[future]
-                try:
-                    result = future.result()
-                except Exception as exc:  # the worker process itself died (killed, out of memory)
-                    result = RunResult(
-                        lesson.name,
-                        str(output_dir / lesson.path.name),
-                        {**lesson.defaults, **per_lesson[lesson.name]},
-                        "failed",
-                        error=f"{type(exc).__name__}: {exc}",
-                        code_fingerprint=lesson.code_fingerprint,
-                    )
-                finish(lesson, result)
-        finally:
-            pool.shutdown(cancel_futures=True)  # on Ctrl-C, start no more lessons
+        for lesson, result in _side_by_side(group, per_lesson, output_dir, jobs):
+            finish(lesson, result)
     return [finished[lesson.name] for lesson in lessons]
