@@ -284,8 +284,11 @@ def execute_lesson(lesson: Lesson, params: dict, output: Path, *, progress: bool
             kernel_name=KERNEL_NAME,
             progress_bar=progress,
             cwd=str(lesson.path.parent),
-            # ipykernel warns at every start that TCP is unencrypted (it only listens on localhost); keep it quiet.
-            extra_arguments=["--IPKernelApp.log_level=ERROR"],
+            # The kernel's own log, not the cells' output, which reaches the notebook whatever this says. ipykernel
+            # warns at every start that TCP is unencrypted (it listens only on localhost), and jupyter_client
+            # interrupts every kernel it shuts down, which ipykernel may log as an ERROR ("KeyboardInterrupt caught
+            # in kernel") when the signal lands between messages: neither is a problem of the lesson.
+            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
         )
         result.status = "ok"
     except Exception as exc:  # papermill raises PapermillExecutionError for a failing cell
