@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
-import time
 import warnings
 from pathlib import Path
 
@@ -52,7 +52,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise runner.ParameterError("Name the lessons to run, or give --all (not both).")
     chosen = lessons if args.all else runner.select_lessons(args.lessons, lessons)
     jobs = runner.default_jobs() if args.jobs is None else args.jobs
-    start = time.perf_counter()
     results = runner.run_lessons(
         chosen,
         _overrides(args.param, args.param_file),
@@ -62,13 +61,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         echo=print,
         jobs=jobs,
     )
-    wall = time.perf_counter() - start
+    wall = json.loads((Path(args.output_dir) / "summary.json").read_text())["wall_seconds"]
     print()
     print(runner.format_table(results))
-    side_by_side = (
-        f", {jobs} lessons at a time, so the seconds above add up to more" if jobs > 1 and len(chosen) > 1 else ""
-    )
-    print(f"wall clock: {wall:.1f} s{side_by_side}")
+    side_by_side = any(len(group) > 1 for group in runner.schedule(chosen, jobs))
+    more = f", {jobs} lessons at a time, so the seconds above add up to more" if side_by_side else ""
+    print(f"wall clock: {wall:.1f} s{more}")
     test_split = runner.format_test_split(results)
     if test_split:
         print(f"\n{test_split}")

@@ -34,6 +34,7 @@ __all__ = [
     "load_lesson",
     "parse_value",
     "run_lessons",
+    "schedule",
 ]
 
 KERNEL_NAME = "python3"
@@ -352,9 +353,10 @@ def default_jobs() -> int:
     return max(1, min(2, joblib.cpu_count()))
 
 
-def _schedule(lessons: list[Lesson], jobs: int) -> list[list[Lesson]]:
-    """Groups of lessons run one group after another: with ``jobs`` > 1, every lesson that may share the machine in
-    one group, then each lesson that ``runs_alone`` by itself; with ``jobs`` = 1, every lesson by itself, in order."""
+def schedule(lessons: list[Lesson], jobs: int) -> list[list[Lesson]]:
+    """The groups ``run_lessons`` runs one after another: with ``jobs`` > 1, every lesson that may share the machine
+    in one group, then each lesson that ``runs_alone`` by itself; with ``jobs`` = 1, every lesson by itself, in order.
+    """
     if jobs <= 1:
         return [[lesson] for lesson in lessons]
     shared = [lesson for lesson in lessons if not lesson.runs_alone]
@@ -449,7 +451,7 @@ def run_lessons(
         }
         write_atomic(output_dir / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
 
-    for group in _schedule(lessons, jobs):
+    for group in schedule(lessons, jobs):
         for lesson in group:
             alone = f" (by itself: {lesson.runs_alone})" if jobs > 1 and lesson.runs_alone else ""
             echo(f"[{position[lesson.name]}/{len(lessons)}] {lesson.name}: {lesson.title}{alone}")
