@@ -1,4 +1,5 @@
-"""Benchmark: every model of the course, the floors, classical baselines and the row-wise path on one split.
+"""Benchmark: every model of the course, the floors, classical baselines and the row-wise path on one split; then
+the ranking protocol of lesson 7 (benchmarks/ranking.py).
 
 Run from a checkout: ``python -m benchmarks.bench`` (``--help`` for options). It is the project's own measurement,
 not part of the library learners import.
@@ -25,6 +26,9 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from importlib.util import find_spec
 from pathlib import Path
+
+from benchmarks import ranking as ranking_bench
+from benchmarks.goals import goal, goals_markdown
 
 __all__ = ["CASES", "GOALS", "main", "run_benchmark"]
 
@@ -385,16 +389,11 @@ def run_benchmark(
     }
 
 
-def _goal(goal: str, value: float, bar: float, higher_is_better: bool = False) -> dict:
-    margin = value - bar if higher_is_better else bar - value
-    return {"goal": goal, "value": value, "met": margin >= 0, "margin": margin}
-
-
 def _goals(by_name: dict[str, dict], has_surprise: bool) -> list[dict]:
-    goals = [_goal(label, by_name[name][key], bar) for label, (name, key, bar) in GOALS.items()]
+    goals = [goal(label, by_name[name][key], bar) for label, (name, key, bar) in GOALS.items()]
     keras_row, row_32 = by_name[LESSON_3], by_name[ROWWISE_32]
     goals.append(
-        _goal(
+        goal(
             f"{ROWWISE_32}: >= {SPEEDUP_GOAL:g}x fewer s/epoch than Keras fit (lesson 3 model)",
             row_32["epoch_speedup"],
             SPEEDUP_GOAL,
@@ -402,7 +401,7 @@ def _goals(by_name: dict[str, dict], has_surprise: bool) -> list[dict]:
         )
     )
     goals.append(
-        _goal(
+        goal(
             f"{ROWWISE_32}: RMSE within {RMSE_TOLERANCE} of Keras fit",
             abs(row_32["val_rmse"] - keras_row["val_rmse"]),
             RMSE_TOLERANCE,
@@ -420,10 +419,10 @@ def _goals(by_name: dict[str, dict], has_surprise: bool) -> list[dict]:
         )
         return goals
     svd = by_name["surprise SVD"]
-    goals.append(_goal("fast configuration RMSE below surprise SVD's", by_name[FAST]["val_rmse"], svd["val_rmse"]))
+    goals.append(goal("fast configuration RMSE below surprise SVD's", by_name[FAST]["val_rmse"], svd["val_rmse"]))
     for name, start in ((FAST, "cold"), (f"{FAST}, warm", "warm")):
         goals.append(
-            _goal(
+            goal(
                 f"fast configuration total fit time / surprise SVD's <= 1, compile cache {start}",
                 by_name[name]["fit_seconds"] / svd["fit_seconds"],
                 1.0,
@@ -489,12 +488,7 @@ def to_markdown(result: dict) -> str:
             f"| {r['model']} | {rmse} | {r['epochs'] or '–'} | {spe} | {speedup} | {r['fit_seconds']:.2f} | "
             f"{r['time_ratio']:.2f} | {peak} | {r['description']} |"
         )
-    lines += ["", "| goal | value | met | margin |", "|---|---|---|---|"]
-    for g in result["goals"]:
-        if g["met"] is None:
-            lines.append(f"| {g['goal']} | – | – | {g.get('note', '')} |")
-        else:
-            lines.append(f"| {g['goal']} | {g['value']:.4f} | {'yes' if g['met'] else 'NO'} | {g['margin']:+.4f} |")
+    lines += ["", *goals_markdown(result["goals"])]
     if result.get("step_profile"):
         lines += [
             "",
@@ -531,9 +525,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.quick:
         print("profiling the training step ...")
         result["step_profile"] = step_profile()
+    print("the ranking protocol (lesson 7) ...")
+    result["ranking"] = ranking_bench.run_ranking_benchmark(dataset=args.dataset, quick=args.quick)
     args.output_dir.mkdir(parents=True, exist_ok=True)
     (args.output_dir / "bench.json").write_text(json.dumps(result, indent=2) + "\n")
-    markdown = to_markdown(result)
+    markdown = to_markdown(result) + "\n\n" + ranking_bench.to_markdown(result["ranking"])
     (args.output_dir / "bench.md").write_text(markdown + "\n")
     print("\n" + markdown)
     print(f"\nSaved {args.output_dir / 'bench.md'} and {args.output_dir / 'bench.json'}")

@@ -3,7 +3,8 @@
 Importing embedlib makes JAX the Keras backend when ``KERAS_BACKEND`` is unset and Keras is not loaded yet; if Keras
 was imported first with a backend that cannot train, it says how to fix that (see ``embedlib.backend``). With JAX it
 also keeps compiled code on disk (``embedlib.compile_cache``). The names a lesson needs most are here; the rest live
-in the modules, in the order data flows: data → prepare → models → training → explore → plots → runner.
+in the modules, in the order data flows: data → prepare → models → training → explore → plots → runner; lesson 7's
+ranking protocol is in ranking (the split by time, top-k, metrics), retrieval (the implicit model) and search.
 """
 
 from embedlib.backend import choose_backend

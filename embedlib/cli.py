@@ -70,6 +70,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     test_split = runner.format_test_split(results)
     if test_split:
         print(f"\n{test_split}")
+    ranked = runner.format_ranking(results)
+    if ranked:
+        print(f"\n{ranked}")
     print(f"\nExecuted notebooks and summary.json are in {args.output_dir}")
     failed = [r for r in results if not r.ok]
     for r in failed:

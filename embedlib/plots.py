@@ -25,6 +25,7 @@ __all__ = [
     "plot_norm_vs_popularity",
     "plot_pc_map",
     "plot_rank_frequency",
+    "plot_ranking_comparison",
     "plot_rating_distribution",
     "plot_scree",
     "plot_sweep",
@@ -155,6 +156,34 @@ def plot_model_comparison(
     ax.grid(axis="y", color="0.9")
     if is_baseline.any():
         ax.legend(loc="upper right")  # sorted worst at the bottom: the top right stays empty
+    return ax
+
+
+def plot_ranking_comparison(
+    scores: pd.Series,
+    *,
+    errors: dict[str, float] | None = None,
+    floor: str | None = None,
+    ax: plt.Axes | None = None,
+    title: str = "NDCG@10 by model",
+) -> plt.Axes:
+    """Horizontal bars of a ranking metric (higher is better), best at the top, the value beside each bar; ``errors``
+    (a standard deviation by model name) are drawn as error bars, and ``floor`` (a model name) as a dashed line so
+    that every bar can be read against it. Bars start at 0: a ranking metric's ratio to the floor is the point."""
+    ax = _ax(ax)
+    scores = scores.sort_values()
+    errors = errors or {}
+    ax.barh(scores.index, scores.to_numpy(), color=OKABE_ITO[0], height=0.6)
+    for name, sd in errors.items():
+        ax.errorbar(scores[name], name, xerr=sd, color="black", capsize=4, linewidth=1)
+    for name, value in scores.items():
+        shown = f"{value:.3f}" + (f" ± {errors[name]:.3f}" if name in errors else "")
+        ax.annotate(shown, (value + errors.get(name, 0.0), name), textcoords="offset points", xytext=(6, 0),
+                    va="center")  # fmt: skip
+    if floor is not None:
+        ax.axvline(scores[floor], color="0.3", linestyle="--", linewidth=1, label=f"{floor} (the floor)")
+        ax.legend(loc="lower right")
+    ax.set(title=title, xlim=(0, float(scores.max()) * 1.35))
     return ax
 
 

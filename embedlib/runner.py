@@ -195,15 +195,18 @@ def parse_value(text: str) -> object:
 def _check_range(name: str, value: object) -> str | None:
     if name == "dataset" and value not in DATASET_NAMES:
         return f"must be one of {', '.join(DATASET_NAMES)}"
-    if name in ("epochs", "batch_size", "embedding_dim", "patience") and value < (0 if name == "patience" else 1):
+    positive = ("epochs", "batch_size", "embedding_dim", "k", "n_seeds", "ann_items", "ann_queries", "svd_components")
+    if (name in positive or name.startswith("rating_") and isinstance(value, int)) and value < 1:
         return "must be a positive integer"
-    if name == "valid_frac" and not 0 < value < 1:
+    if name == "patience" and value < 0:
+        return "must be zero or a positive integer"
+    if name in ("valid_frac", "train_frac") and not 0 < value < 1:
         return "must be between 0 and 1"
     if name == "seed" and not 0 <= value <= SEED_MAX:
         return f"must be an integer from 0 to {SEED_MAX} (NumPy and JAX take unsigned 32-bit seeds)"
-    if (name == "l2" or name.startswith("l2_")) and not value >= 0:
+    if (name in ("l2", "weight_decay") or name.startswith("l2_")) and not value >= 0:
         return "must be zero or positive"
-    if name == "learning_rate" and not value > 0:
+    if name.endswith("learning_rate") and not value > 0:
         return "must be positive"
     if name.endswith("dropout") and not 0 <= value < 1:
         return "must be in [0, 1)"
@@ -339,6 +342,24 @@ def format_test_split(results: list[RunResult]) -> str | None:
             lines.append(f"Test-split RMSE recorded by {r.lesson} (rows nobody tuned on):")
             width = max(len(name) for name in scores)
             lines += [f"  {name.replace('_', ' '):<{width}}  {value:.4f}" for name, value in scores.items()]
+    return "\n".join(lines) or None
+
+
+def format_ranking(results: list[RunResult]) -> str | None:
+    """The ranking table a lesson recorded (``ranking_ndcg_<model>``, ``ranking_recall_<model>``,
+    ``ranking_coverage_<model>``), one line per model, best NDCG first; None if there is none."""
+    lines = []
+    for r in results:
+        ndcg = {k.removeprefix("ranking_ndcg_"): v for k, v in r.metrics.items() if k.startswith("ranking_ndcg_")}
+        if not ndcg:
+            continue
+        width = max(len(name) for name in ndcg)
+        lines.append(f"Top-10 lists recorded by {r.lesson} (split by time, whole catalogue, seen movies removed):")
+        lines.append(f"  {'model':<{width}}  NDCG@10  recall@10  coverage")
+        for name in sorted(ndcg, key=ndcg.get, reverse=True):
+            recall, cover = r.metrics.get(f"ranking_recall_{name}"), r.metrics.get(f"ranking_coverage_{name}")
+            shown = [f"{v:.4f}" if isinstance(v, float) else "-" for v in (ndcg[name], recall, cover)]
+            lines.append(f"  {name:<{width}}  {shown[0]:>7}  {shown[1]:>9}  {shown[2]:>8}")
     return "\n".join(lines) or None
 
 

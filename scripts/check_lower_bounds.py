@@ -27,6 +27,9 @@ LIBRARY_TESTS = [
     "tests/test_layers.py",
     "tests/test_plots.py",
     "tests/test_record.py",
+    "tests/test_ranking.py",
+    "tests/test_retrieval.py",
+    "tests/test_search.py",
 ]
 PAIRED = {"jax": "jaxlib"}  # released in step: the lowest jax needs the same jaxlib
 

@@ -72,6 +72,8 @@ SMALL = {
     "fast_epochs": 2,
     "fast_batch_size": 256,
     "fast_learning_rate": 0.01,
+    "rating_epochs": 2,
+    "ann_items": 2000,
 }
 
 

@@ -6,6 +6,7 @@ from importlib.util import find_spec
 from pathlib import Path
 
 from benchmarks import bench
+from benchmarks import ranking as ranking_bench
 
 BENCH_SOURCE = Path(bench.__file__).read_text()
 
@@ -35,6 +36,15 @@ def test_quick_benchmark_has_every_row_and_saves_markdown_and_json(tmp_path, cap
     markdown = (tmp_path / "bench.md").read_text()
     assert markdown.count("\n| ") >= len(bench.CASES) + 4 and "Machine:" in markdown
     assert f"| {bench.FAST} |" in capsys.readouterr().out
+    ranked = {r["model"]: r for r in result["ranking"]["rows"]}
+    assert {"popularity", ranking_bench.IMPLICIT_MODEL, *ranking_bench.PEERS} <= set(ranked)
+    for row in ranked.values():
+        if row["status"] == "ok":
+            assert 0 <= row["ndcg@10"] <= 1 and 0 <= row["recall@10"] <= 1 and row["fit_seconds"] > 0, row
+        else:
+            assert find_spec("implicit") is None and row["status"].startswith("absent"), row
+    assert ranked[ranking_bench.IMPLICIT_MODEL]["seeds"] == 3
+    assert len(result["ranking"]["goals"]) == 3 and "| goal |" in markdown.split("Top-10 lists")[1]
 
 
 def test_a_backend_that_fails_becomes_a_row_not_a_crash(monkeypatch):

@@ -2,8 +2,9 @@
 KERAS_BACKEND): the index opens rendered with no pop-up, and lessons run all their cells with no error and their
 figures drawn. One screenshot per notebook.
 
-By default the browser runs lesson 2 (data, a model trained with its progress shown, figures): every lesson already
-runs in the suite through papermill and nbval, so what the browser adds is the JupyterLab route itself.
+By default the browser runs lesson 2 (data, a model trained with its progress shown, figures) and lesson 7 (a model
+with its own loss, a nearest-neighbour index in compiled code): every lesson already runs in the suite through
+papermill and nbval, so what the browser adds is the JupyterLab route itself.
 EMBEDLIB_BROWSER_LESSONS=all runs every lesson here (about 10 minutes on 2 cores); a comma-separated list of lesson
 numbers (`3,5`) runs those. A notebook that imports keras first is covered by test_readme_route.py.
 
@@ -40,7 +41,15 @@ CHROMIUM_ARGS = [
 ]
 # Small parameters, set by editing each lesson's `parameters` cell (as a learner would): the lessons run as
 # written, only shorter. Real data comes through EMBEDLIB_DATA; without it, the synthetic dataset.
-SMALL = {"epochs": 2, "embedding_dim": 8, "batch_size": 256, "learning_rate": 0.01, "sweep_embedding_dims": [4]}
+SMALL = {
+    "epochs": 2,
+    "embedding_dim": 8,
+    "batch_size": 256,
+    "learning_rate": 0.01,
+    "sweep_embedding_dims": [4],
+    "rating_epochs": 2,
+    "ann_items": 2000,
+}
 RUN_TIMEOUT_S = 420
 CURRENT = ".jp-NotebookPanel:visible"  # the notebook in the current tab
 
@@ -185,7 +194,7 @@ def browser_lessons(choice: str) -> list[str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", browser_lessons(os.environ.get("EMBEDLIB_BROWSER_LESSONS", "2")))
+@pytest.mark.parametrize("name", browser_lessons(os.environ.get("EMBEDLIB_BROWSER_LESSONS", "2,7")))
 def test_lessons_run_all_cells_in_jupyterlab(browser_lab, name, tmp_path):
     lab, page = browser_lab
     notebook = lab.checkout / "lessons" / name

@@ -24,8 +24,8 @@ COMMON = {"dataset", "seed"}
 TRAINING = {"valid_frac", "embedding_dim", "epochs", "batch_size", "learning_rate"}
 
 
-def test_there_are_six_lessons_in_order():
-    assert [p.stem.split("-")[0] for p in LESSONS] == ["01", "02", "03", "04", "05", "06"]
+def test_there_are_seven_lessons_in_order():
+    assert [p.stem.split("-")[0] for p in LESSONS] == ["01", "02", "03", "04", "05", "06", "07"]
     assert (LESSONS_DIR / "README.md").is_file()
 
 
@@ -63,12 +63,12 @@ def test_lesson_structure(path):
 
 # Lesson 1 (data only) runs in the binder-env test and lesson 3 in the wheel test (which checks its records), besides
 # nbval's real-data run of every lesson; the others run here on synthetic data.
-SMALL_RUN_LESSONS = ("02", "04", "05", "06")
+SMALL_RUN_LESSONS = ("02", "04", "05", "06", "07")
 
 
 @pytest.fixture(scope="module")
 def small_runs(tmp_path_factory):
-    """Lessons 2, 4, 5 and 6 once with small parameters on synthetic data, and lesson 2 twice."""
+    """Lessons 2, 4, 5, 6 and 7 once with small parameters on synthetic data, and lesson 2 twice."""
     out = tmp_path_factory.mktemp("small")
     lessons = [lesson for lesson in runner.find_lessons(LESSONS_DIR) if lesson.name[:2] in SMALL_RUN_LESSONS]
     params = small_params_for(lessons)
@@ -104,6 +104,11 @@ def test_small_runs_succeed_on_synthetic_data_and_record_sane_metrics(small_runs
     assert fast["epoch_speedup"] > 0 and abs(fast["rmse_difference"]) < 0.2 and fast["tuned_val_rmse"] < floor
     # The hand-written Keras models give exactly the builders' outputs for the same weights.
     assert results["02-dot-product-model"].metrics["builder_matches"] is True
+    ranked = results["07-from-ratings-to-recommendations"].metrics
+    assert ranked["implicit_loss_matches"] is True
+    for name, value in ranked.items():
+        if name.startswith(("ranking_ndcg_", "ranking_recall_", "ranking_coverage_")):
+            assert 0.0 <= value <= 1.0, (name, value)
 
 
 @pytest.mark.slow
@@ -135,3 +140,8 @@ def test_full_default_run_on_real_data_meets_the_rmse_bars(course_records, tmp_p
     assert abs(diy - dot) <= 0.08
     fast = records["06-fast-training"]
     assert abs(fast["rowwise_val_rmse"] - fast["val_rmse"]) <= 0.01 and fast["tuned_val_rmse"] <= 0.845
+    # Lesson 7: the implicit model's NDCG@10 (mean of its seeds) at least 1.2x the popularity floor's (measured: 1.3x)
+    ranked = records["07-from-ratings-to-recommendations"]
+    print(f"implicit NDCG@10 / popularity's: {ranked['implicit_over_popularity']:.3f}")
+    assert ranked["implicit_over_popularity"] >= 1.2
+    assert ranked["implicit_loss_matches"] is True

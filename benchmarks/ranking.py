@@ -1,0 +1,211 @@
+"""Benchmark rows for the ranking protocol of lesson 7: every model fitted on the same split by time and scored on
+its top-10 lists (NDCG@10, recall@10, coverage), with fit times.
+
+The rows: popularity, the movie-bias floor, lesson 3's bias model and a truncated SVD (rating models, scored by their
+ranking), the Keras implicit model (in-batch softmax, mean of three seeds), and the `implicit` library's BPR and ALS
+(the established peers for implicit feedback; ``pip install implicit``, the ``[bench]`` extra) at their defaults.
+Run with the main benchmark (``python -m benchmarks.bench``) or alone: ``python -m benchmarks.ranking``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from importlib.util import find_spec
+from pathlib import Path
+
+from benchmarks.goals import goal, goals_markdown
+
+__all__ = ["RANKING_GOAL_OVER_POPULARITY", "main", "run_ranking_benchmark", "to_markdown"]
+
+RANKING_GOAL_OVER_POPULARITY = 1.2
+IMPLICIT_MODEL = "Keras implicit, in-batch softmax"
+PEERS = ("implicit BPR", "implicit ALS")
+
+
+def _timed(fit):
+    start = time.perf_counter()
+    scorer = fit()
+    return scorer, time.perf_counter() - start
+
+
+def run_ranking_benchmark(
+    dataset: str = "ml-latest-small", seeds: tuple[int, ...] = (42, 43, 44), quick: bool = False, echo=print
+) -> dict:
+    """Fit and score every ranking row once (the Keras implicit model once per seed); return rows and goals."""
+    import embedlib
+    from embedlib import baselines, models, ranking, retrieval, training
+
+    data = embedlib.load_movielens(dataset)
+    split = ranking.ranking_split(data)
+    prep = split.prepared(valid_frac=0.1, seed=seeds[0])
+    epochs = 2 if quick else 15
+    rows: list[dict] = []
+
+    def add(name: str, description: str, fits: list) -> None:
+        scores = [ranking.evaluate(scorer, split) for scorer, _ in fits]
+        row = {"model": name, "status": "ok", "description": description, "seeds": len(fits)}
+        for key in ("ndcg@10", "recall@10", "coverage"):
+            row[key] = statistics.mean(s[key] for s in scores)
+            row[f"{key} sd"] = statistics.stdev(s[key] for s in scores) if len(scores) > 1 else None
+        row["fit_seconds"] = statistics.median(seconds for _, seconds in fits)
+        rows.append(row)
+        echo(
+            f"{name:<34} NDCG@10 {row['ndcg@10']:.4f}  recall@10 {row['recall@10']:.4f}  fit {row['fit_seconds']:.2f} s"
+        )
+
+    add(
+        "popularity",
+        "most-rated training movies, the same list for all",
+        [_timed(lambda: ranking.popularity_scorer(split))],
+    )
+
+    def movie_bias():
+        return ranking.same_for_everyone(baselines.BiasBaseline().fit(prep).movie_bias_)
+
+    add("movie bias (ALS)", "movies by their bias in the regularised biases-only model", [_timed(movie_bias)])
+
+    def bias_model():
+        model = models.dot_with_bias(
+            prep.n_users, prep.n_movies, l2=1e-4, rating_range=prep.rating_range, seed=seeds[0]
+        )
+        training.fit(model, prep, epochs=2 if quick else 30, batch_size=1024, learning_rate=0.003, verbose=False)
+        return ranking.model_scorer(model)
+
+    add("dot + biases (lesson 3)", "rating model, lesson 3's fast settings, weight decay 1e-4", [_timed(bias_model)])
+
+    def svd():
+        fitted = baselines.SVDBaseline(n_components=20, seed=seeds[0]).fit(prep)
+        return ranking.factor_scorer(fitted.user_factors_, fitted.movie_factors_)
+
+    add("truncated SVD (20)", "rating model, SVD of the user-centred matrix", [_timed(svd)])
+
+    def implicit_model(seed: int):
+        model = retrieval.InBatchSoftmaxModel(
+            split.n_users, split.n_movies, movie_counts=split.movie_counts(), seed=seed
+        )
+        retrieval.fit_implicit(model, split.train, epochs=epochs, seed=seed, verbose=False)
+        return ranking.model_scorer(model)
+
+    add(
+        IMPLICIT_MODEL,
+        f"64 dims, batch 512, {epochs} epochs, logQ correction",
+        [_timed(lambda s=s: implicit_model(s)) for s in seeds],
+    )
+    if find_spec("implicit") is None:
+        for name in PEERS:
+            rows.append({"model": name, "status": "absent (pip install implicit)", "description": "library defaults"})
+            echo(f"{name:<34} absent: the implicit library is not installed")
+    else:
+        _implicit_rows(split, seeds[0], quick, add)
+    return {"dataset": dataset, "quick": quick, "rows": rows, "goals": _goals({r["model"]: r for r in rows})}
+
+
+def _implicit_rows(split, seed: int, quick: bool, add) -> None:
+    import implicit
+    from threadpoolctl import threadpool_limits
+
+    from embedlib import ranking
+
+    user_items = split.seen()
+    for name, make in (
+        (
+            "implicit BPR",
+            lambda: implicit.cpu.bpr.BayesianPersonalizedRanking(
+                random_state=seed, **({"iterations": 5} if quick else {})
+            ),
+        ),
+        (
+            "implicit ALS",
+            lambda: implicit.cpu.als.AlternatingLeastSquares(random_state=seed, **({"iterations": 2} if quick else {})),
+        ),
+    ):
+
+        def fit(make=make):
+            model = make()
+            with threadpool_limits(1, "blas"):  # implicit's advice: its own threads, not BLAS's
+                model.fit(user_items, show_progress=False)
+            return ranking.factor_scorer(model.user_factors, model.item_factors)
+
+        add(name, "the implicit library's defaults (100 factors)", [_timed(fit)])
+
+
+def _goals(by_name: dict[str, dict]) -> list[dict]:
+    keras_row, popularity = by_name[IMPLICIT_MODEL], by_name["popularity"]
+    goals = [
+        goal(
+            f"{IMPLICIT_MODEL}: NDCG@10 / popularity's >= {RANKING_GOAL_OVER_POPULARITY}",
+            keras_row["ndcg@10"] / popularity["ndcg@10"],
+            RANKING_GOAL_OVER_POPULARITY,
+            higher_is_better=True,
+        )
+    ]
+    peers = [by_name[name] for name in PEERS if by_name[name].get("status") == "ok"]
+    best = max(peers, key=lambda r: r["ndcg@10"]) if peers else None
+    goals.append(
+        goal(
+            f"{IMPLICIT_MODEL}: NDCG@10 >= the best of implicit's BPR and ALS"
+            + (f" ({best['model']})" if best else ""),
+            keras_row["ndcg@10"],
+            best["ndcg@10"] if best else None,
+            higher_is_better=True,
+        )
+    )
+    goals.append(
+        goal(
+            f"{IMPLICIT_MODEL}: fit time / {best['model'] if best else 'the best peer'}'s <= 2",
+            keras_row["fit_seconds"] / best["fit_seconds"] if best else None,
+            2.0,
+        )
+    )
+    return goals
+
+
+def to_markdown(result: dict) -> str:
+    """The ranking rows as a markdown table, then the goals."""
+    lines = [
+        f"Top-10 lists on `{result['dataset']}` split by time (each user's first 80% of ratings train, the rest is "
+        "held out; every training movie the user has not rated is a candidate). Means over seeds ± sd where a row "
+        "has several.",
+        "",
+        "| model | NDCG@10 | recall@10 | coverage | fit s | settings |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in result["rows"]:
+        if r["status"] != "ok":
+            lines.append(f"| {r['model']} | {r['status']} | | | | {r['description']} |")
+            continue
+
+        def shown(key: str, r: dict = r) -> str:
+            sd = r.get(f"{key} sd")
+            return f"{r[key]:.4f}" + (f" ± {sd:.4f}" if sd is not None else "")
+
+        lines.append(
+            f"| {r['model']} | {shown('ndcg@10')} | {shown('recall@10')} | {shown('coverage')} | "
+            f"{r['fit_seconds']:.2f} | {r['description']} |"
+        )
+    lines += ["", *goals_markdown(result["goals"])]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run, print, save ``ranking.json`` and ``ranking.md``."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.ranking", description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default="ml-latest-small")
+    parser.add_argument("--output-dir", default="bench-output", type=Path)
+    parser.add_argument("--quick", action="store_true", help="tiny settings, for tests")
+    args = parser.parse_args(argv)
+    result = run_ranking_benchmark(dataset=args.dataset, quick=args.quick)
+    args.output_dir.mkdir(parents=True, exist_ok=True)
+    (args.output_dir / "ranking.json").write_text(json.dumps(result, indent=2) + "\n")
+    markdown = to_markdown(result)
+    (args.output_dir / "ranking.md").write_text(markdown + "\n")
+    print("\n" + markdown)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
