@@ -166,6 +166,7 @@ def plot_ranking_comparison(
     floor: str | None = None,
     ax: plt.Axes | None = None,
     title: str = "NDCG@10 by model",
+    xlabel: str = "NDCG@10 (higher is better)",
 ) -> plt.Axes:
     """Horizontal bars of a ranking metric (higher is better), best at the top, the value beside each bar; ``errors``
     (a standard deviation by model name) are drawn as error bars, and ``floor`` (a model name) as a dashed line so
@@ -179,11 +180,11 @@ def plot_ranking_comparison(
     for name, value in scores.items():
         shown = f"{value:.3f}" + (f" ± {errors[name]:.3f}" if name in errors else "")
         ax.annotate(shown, (value + errors.get(name, 0.0), name), textcoords="offset points", xytext=(6, 0),
-                    va="center")  # fmt: skip
-    if floor is not None:
-        ax.axvline(scores[floor], color="0.3", linestyle="--", linewidth=1, label=f"{floor} (the floor)")
+                    va="center", bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})  # fmt: skip
+    if floor is not None:  # behind the bars and the values, so it never crosses a number
+        ax.axvline(scores[floor], color="0.3", linestyle="--", linewidth=1, label=f"{floor} (the floor)", zorder=0)
         ax.legend(loc="lower right")
-    ax.set(title=title, xlim=(0, float(scores.max()) * 1.35))
+    ax.set(title=title, xlabel=xlabel, xlim=(0, float(scores.max()) * 1.35))
     return ax
 
 

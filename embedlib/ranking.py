@@ -30,6 +30,8 @@ __all__ = [
     "factor_scorer",
     "model_scorer",
     "ndcg_at_k",
+    "paired_difference",
+    "per_user_ndcg",
     "popularity_scorer",
     "random_ranking_split",
     "ranking_split",
@@ -62,7 +64,7 @@ class RankingSplit:
     """Training and held-out ratings, encoded: users over all users, movies over the training catalogue only.
 
     ``dropped_rows`` and ``dropped_movies`` count the held-out ratings (and their movies) that were removed because
-    the movie never occurs in training.
+    the movie (or, on a random split, the user) never occurs in training.
     """
 
     train: pd.DataFrame
@@ -102,8 +104,10 @@ class RankingSplit:
         return np.bincount(self.train["movie"].to_numpy(), minlength=self.movies.n_rows)
 
     def prepared(self, *, valid_frac: float = 0.1, seed: int = 42) -> Prepared:
-        """The training rows as a ``Prepared`` for the rating models: a random ``valid_frac`` of them for early stopping,
-        the held-out ratings as its test set."""
+        """The training rows as a ``Prepared`` for the rating models: a random ``valid_frac`` of them for early stopping
+        (0: none, every training row trains), the held-out ratings as its test set."""
+        if valid_frac == 0:
+            return Prepared(self.train, self.train.iloc[:0], self.users, self.movies, self.scale, self.test)
         train, valid = train_valid_split(self.train, valid_frac=valid_frac, seed=seed)
         return Prepared(train, valid, self.users, self.movies, self.scale, self.test)
 
@@ -184,13 +188,33 @@ def model_scorer(model) -> Scorer:
     return factor_scorer(user, movie, bias)
 
 
+def _best_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """Column indices of each row's ``k`` largest scores, best first; equal scores in order of column index.
+
+    Linear in the row length (no full sort): the ``k``-th largest value is found by partitioning, everything above
+    it is kept, and the ties at it are filled in from the lowest column up.
+    """
+    threshold = -np.partition(-scores, k - 1, axis=1)[:, k - 1 : k]
+    above = scores > threshold
+    at = scores == threshold
+    room = k - above.sum(axis=1, keepdims=True)
+    chosen = above | (at & (np.cumsum(at, axis=1) <= room))
+    rows, columns = np.nonzero(chosen)  # row-major: k columns per row, in increasing column order
+    columns = columns.reshape(len(scores), k)
+    order = np.argsort(-np.take_along_axis(scores, columns, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(columns, order, axis=1)
+
+
 def top_k(
     scorer: Scorer, seen: sparse.csr_matrix, *, k: int = 10, users: np.ndarray | None = None, batch_size: int = 256
 ) -> np.ndarray:
     """The ``k`` best-scored movie rows for each user, best first, never a movie the user has seen (nor row 0).
 
-    Users are scored ``batch_size`` at a time, so memory stays at ``batch_size`` × movies scores whatever the number
-    of users. ``users`` defaults to every user row (1 … n); the result has one row per user asked for.
+    Equal scores are ranked by movie row, lowest first, so a list never depends on the order the computer happened
+    to visit them (popularity counts tie often). Users are scored ``batch_size`` at a time, so memory stays at
+    ``batch_size`` × movies scores whatever the number of users. ``users`` defaults to every user row (1 … n); the
+    result has one row per user asked for. A user with fewer than ``k`` unseen movies would get seen ones (or row 0)
+    at the end of the list; that cannot happen on MovieLens, where the catalogue dwarfs any user's history.
     """
     _positive_int("k", k)
     _positive_int("batch_size", batch_size)
@@ -210,9 +234,7 @@ def top_k(
         scores[:, 0] = -np.inf
         rows = seen[batch]
         scores[np.repeat(np.arange(len(batch)), np.diff(rows.indptr)), rows.indices] = -np.inf
-        best = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-        order = np.argsort(-np.take_along_axis(scores, best, axis=1), axis=1, kind="stable")
-        out[start : start + len(batch)] = np.take_along_axis(best, order, axis=1)
+        out[start : start + len(batch)] = _best_k(scores, k)
     return out
 
 
@@ -237,7 +259,9 @@ def ndcg_at_k(top: np.ndarray, relevant: sparse.csr_matrix, users: np.ndarray) -
 
 
 def recall_at_k(top: np.ndarray, relevant: sparse.csr_matrix, users: np.ndarray) -> np.ndarray:
-    """Hits in each user's top k divided by min(|relevant|, k). NaN for a user with nothing relevant."""
+    """Hits in each user's top k divided by min(|relevant|, k): "truncated" recall (Liang et al., 2018), which a
+    perfect list always scores 1 on. keras-rs and many papers divide by |relevant| instead. NaN for a user with
+    nothing relevant."""
     k = top.shape[1]
     hits, n_relevant = _hits(top, relevant, users)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -268,6 +292,35 @@ def evaluate(
         "coverage": coverage(top, split.n_movies),
         "users": len(users),
     }
+
+
+def paired_difference(
+    a: np.ndarray, b: np.ndarray, *, level: float = 0.95, n_resamples: int = 2000, seed: int = 42
+) -> dict[str, float]:
+    """Mean of ``a - b`` over users (per-user scores of two models on the same users) with a bootstrap confidence
+    interval: the noise from which users happen to be in the test set, which seeds alone do not show."""
+    import inspect
+
+    from scipy.stats import bootstrap
+
+    difference = np.asarray(a, dtype="float64") - np.asarray(b, dtype="float64")
+    difference = difference[~np.isnan(difference)]
+    if len(difference) < 2:
+        raise ValueError("`a` and `b` need at least two users with a score in both.")
+    generator = np.random.default_rng(seed)
+    # SciPy 1.15 renamed random_state to rng; embedlib supports older SciPy too
+    seeding = {"rng" if "rng" in inspect.signature(bootstrap).parameters else "random_state": generator}
+    result = bootstrap((difference,), np.mean, confidence_level=level, n_resamples=n_resamples, **seeding)
+    low, high = result.confidence_interval
+    return {"difference": float(difference.mean()), "low": float(low), "high": float(high), "users": len(difference)}
+
+
+def per_user_ndcg(scorer: Scorer, split: RankingSplit, *, k: int = 10, min_rating: float | None = None) -> pd.Series:
+    """Each user's NDCG@k (NaN where nothing is relevant), indexed by user row: for per-user comparisons."""
+    relevant = split.relevant(min_rating=min_rating)
+    users = np.arange(1, split.users.n_rows)
+    top = top_k(scorer, split.seen(), k=k, users=users)
+    return pd.Series(ndcg_at_k(top, relevant, users), index=users)
 
 
 def users_by_history(split: RankingSplit, *, edges: tuple[int, ...] = (20, 50, 200)) -> pd.Series:

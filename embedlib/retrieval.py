@@ -138,6 +138,11 @@ def fit_implicit(
     """
     for name, value in (("epochs", epochs), ("batch_size", batch_size)):
         _positive_int(name, value)
+    if model.popularity_correction and not np.any(np.asarray(model.log_q)):
+        raise ValueError(
+            "The model applies the logQ correction but knows no movie counts: build it with "
+            "`movie_counts=split.movie_counts()`, or with `popularity_correction=False`."
+        )
     if not learning_rate > 0:
         raise ValueError(f"`learning_rate` must be positive. Received: learning_rate={learning_rate!r}.")
     set_seed(seed)

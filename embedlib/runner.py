@@ -204,7 +204,7 @@ def _check_range(name: str, value: object) -> str | None:
         return "must be between 0 and 1"
     if name == "seed" and not 0 <= value <= SEED_MAX:
         return f"must be an integer from 0 to {SEED_MAX} (NumPy and JAX take unsigned 32-bit seeds)"
-    if (name in ("l2", "weight_decay") or name.startswith("l2_")) and not value >= 0:
+    if (name == "l2" or name.endswith("weight_decay") or name.startswith("l2_")) and not value >= 0:
         return "must be zero or positive"
     if name.endswith("learning_rate") and not value > 0:
         return "must be positive"

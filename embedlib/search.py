@@ -1,4 +1,5 @@
-"""Top-k by inner product, exactly (NumPy) or approximately (an HNSW graph from faiss), and how far apart they are."""
+"""Top-k by inner product, exactly (NumPy, or faiss's brute force) or approximately (an HNSW graph from faiss), and how
+far apart the answers are."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ import numpy as np
 from embedlib.layers import _positive_int
 
 __all__ = [
-    "approximate_top_k",
     "exact_top_k",
+    "flat_index",
     "gaussian_like",
     "hnsw_index",
+    "index_top_k",
     "overlap_at_k",
     "queries_per_second",
     "timed",
@@ -41,25 +43,46 @@ def exact_top_k(queries: np.ndarray, items: np.ndarray, *, k: int = 10, batch_si
     return out
 
 
-def hnsw_index(items: np.ndarray, *, m: int = 16, ef_construction: int = 100):
-    """An HNSW graph (Malkov and Yashunin, 2018) over ``items`` for inner-product search, built with faiss. Each item
-    is linked to about ``m`` neighbours per layer; ``ef_construction`` is how widely the build looks for them."""
+def flat_index(items: np.ndarray):
+    """An exact inner-product index over ``items`` (faiss's brute force): every item scored, with the same optimised
+    code as the approximate index, so that timing the two compares the methods, not the implementations."""
     import faiss  # imported here: only lesson 7's last section needs it
 
-    _positive_int("m", m)
-    _positive_int("ef_construction", ef_construction)
-    index = faiss.IndexHNSWFlat(items.shape[1], m, faiss.METRIC_INNER_PRODUCT)
-    index.hnsw.efConstruction = ef_construction
+    index = faiss.IndexFlatIP(items.shape[1])
     index.add(np.ascontiguousarray(items, dtype="float32"))
     return index
 
 
-def approximate_top_k(index, queries: np.ndarray, *, k: int = 10, ef: int = 50) -> np.ndarray:
-    """The top ``k`` items for each query as the HNSW ``index`` finds them, searching ``ef`` candidates wide (larger:
-    slower, and closer to the exact answer)."""
+def hnsw_index(items: np.ndarray, *, m: int = 16, ef_construction: int = 100, threads: int = 1):
+    """An HNSW graph (Malkov and Yashunin, 2018) over ``items`` for inner-product search, built with faiss. Each item
+    is linked to about ``m`` neighbours per layer; ``ef_construction`` is how widely the build looks for them.
+
+    With more than one thread the items are inserted in parallel, in an order that varies from run to run, and so
+    does the graph (and the recall it gives): ``threads=1`` (the default) makes the build reproducible.
+    """
+    import faiss
+
+    _positive_int("m", m)
+    _positive_int("ef_construction", ef_construction)
+    _positive_int("threads", threads)
+    index = faiss.IndexHNSWFlat(items.shape[1], m, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = ef_construction
+    previous = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(threads)
+    try:
+        index.add(np.ascontiguousarray(items, dtype="float32"))
+    finally:
+        faiss.omp_set_num_threads(previous)
+    return index
+
+
+def index_top_k(index, queries: np.ndarray, *, k: int = 10, ef: int | None = None) -> np.ndarray:
+    """The top ``k`` items for each query as a faiss ``index`` finds them, best first. For an HNSW index, ``ef`` is
+    how wide the search looks (larger: slower, and closer to the exact answer)."""
     _positive_int("k", k)
-    _positive_int("ef", ef)
-    index.hnsw.efSearch = max(ef, k)
+    if ef is not None:
+        _positive_int("ef", ef)
+        index.hnsw.efSearch = max(ef, k)
     _, found = index.search(np.ascontiguousarray(queries, dtype="float32"), k)
     return found
 

@@ -123,3 +123,15 @@ def test_short_titles_for_map_labels():
     )
     assert plots.short_title("Terminator 2: Judgment Day (1991)") == "Terminator 2: Judgment Day (1991)"  # short enough
     assert plots.short_title("Untitled") == "Untitled"
+
+
+def test_ranking_comparison_puts_the_best_on_top_with_error_bars_only_where_given():
+    scores = pd.Series({"popularity": 0.087, "implicit": 0.118, "bias model": 0.075})
+    ax = plots.plot_ranking_comparison(scores, errors={"implicit": 0.002}, floor="popularity", title="NDCG@10")
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["bias model", "popularity", "implicit"]
+    assert ax.get_title() == "NDCG@10" and ax.get_xlabel() and ax.get_xlim()[0] == 0
+    shown = [t.get_text() for t in ax.texts]
+    assert "0.118 ± 0.002" in shown and "0.087" in shown and "0.075" in shown
+    assert len(ax.containers) == 2  # the bars, and one error bar
+    floor = [line for line in ax.get_lines() if line.get_linestyle() == "--"]
+    assert len(floor) == 1 and floor[0].get_xdata()[0] == pytest.approx(0.087)

@@ -63,6 +63,24 @@ def test_top_k_never_returns_seen_movies_or_row_0_and_is_best_first():
     assert top.tolist() == [[3, 2], [1, 4]]  # user 1 has seen movies 1 and 4, user 2 movie 3
 
 
+def test_top_k_breaks_ties_by_movie_row_lowest_first():
+    seen = sparse.csr_matrix((3, 8))  # user rows 1 and 2 (row 0 is reserved), nothing seen
+    scores = np.array([[0, 1, 3, 1, 3, 1, 0, 1.0], [0, 2, 2, 2, 2, 2, 2, 2.0]])
+    top = ranking.top_k(lambda users: scores[users - 1], seen, k=4, users=np.array([1, 2]))
+    assert top.tolist() == [[2, 4, 1, 3], [1, 2, 3, 4]]
+
+
+def test_paired_difference_brackets_the_mean_difference():
+    rng = np.random.default_rng(0)
+    a = rng.normal(0.3, 0.1, size=500)
+    b = a - 0.05 + rng.normal(0, 0.01, size=500)
+    result = ranking.paired_difference(a, b, seed=1)
+    assert result["low"] < 0.05 < result["high"] and result["high"] - result["low"] < 0.01
+    assert result["difference"] == pytest.approx(0.05, abs=0.002) and result["users"] == 500
+    with pytest.raises(ValueError, match="two users"):
+        ranking.paired_difference([0.1, np.nan], [0.2, 0.3])
+
+
 def test_top_k_is_the_same_in_any_batch_size():
     rng = np.random.default_rng(0)
     scores = rng.normal(size=(50, 200))
@@ -168,6 +186,15 @@ def test_model_scorer_says_which_layers_it_needs():
     inputs = keras.Input(shape=(2,))
     with pytest.raises(ValueError, match="user_embedding"):
         ranking.model_scorer(keras.Model(inputs, keras.layers.Dense(1)(inputs)))
+
+
+def test_prepared_keeps_the_held_out_ratings_as_its_test_set(tiny_synthetic):
+    data, _ = tiny_synthetic
+    split = ranking.ranking_split(data)
+    prep = split.prepared(valid_frac=0.1, seed=0)
+    assert len(prep.train) + len(prep.valid) == len(split.train) and prep.test is split.test
+    every_row = split.prepared(valid_frac=0)
+    assert len(every_row.train) == len(split.train) and every_row.valid.empty
 
 
 def test_random_ranking_split_keeps_the_protocols_rules(tiny_synthetic):

@@ -82,8 +82,10 @@ def test_bad_arguments_are_refused_with_what_to_fix():
         retrieval.InBatchSoftmaxModel(3, 4, movie_counts=np.ones(4))
     with pytest.raises(ValueError, match="l2"):
         retrieval.InBatchSoftmaxModel(3, 4, l2=-1.0)
-    model = retrieval.InBatchSoftmaxModel(3, 4)
     train = pd.DataFrame({"user": [1, 2], "movie": [1, 2]})
+    with pytest.raises(ValueError, match="movie_counts"):
+        retrieval.fit_implicit(retrieval.InBatchSoftmaxModel(3, 4), train)  # the correction needs the counts
+    model = retrieval.InBatchSoftmaxModel(3, 4, popularity_correction=False)
     with pytest.raises(ValueError, match="learning_rate"):
         retrieval.fit_implicit(model, train, learning_rate=0.0)
     with pytest.raises(ValueError, match="epochs"):
