@@ -184,7 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sweep.add_argument("-f", "--param-file", action="append", help="YAML file of fixed parameters for every run")
     sweep.add_argument("--repeat", type=int, default=1, help="runs per grid point, each with its own seed")
-    sweep.add_argument("--workers", type=int, default=None, help="runs at once (default: number of cores)")
+    sweep.add_argument(
+        "--workers", type=int, default=None, help="runs at once (default: as for `run`, two where two CPUs are free)"
+    )
     sweep.add_argument("--output-dir", default="sweep-output", help="where runs go (default: %(default)s)")
     sweep.add_argument("--yes", action="store_true", help="allow a large grid")
     sweep.add_argument(

@@ -90,17 +90,11 @@ def plot_history(
     ``best_label_offset`` (in points from the best validation point) moves the "best" label off a nearby line.
     """
     ax = _ax(ax)
-    ax.plot(
-        history["epoch"], history[metric], marker="o", color=OKABE_ITO[0], label=f"training {metric.upper()}", **kwargs
-    )
-    ax.plot(
-        history["epoch"],
-        history[f"val_{metric}"],
-        marker="s",
-        color=OKABE_ITO[1],
-        label=f"validation {metric.upper()}",
-        **kwargs,
-    )
+    # the caller's styling (kwargs) wins over the defaults; passing both would raise "multiple values for keyword"
+    training_style = {"marker": "o", "color": OKABE_ITO[0], "label": f"training {metric.upper()}", **kwargs}
+    validation_style = {"marker": "s", "color": OKABE_ITO[1], "label": f"validation {metric.upper()}", **kwargs}
+    ax.plot(history["epoch"], history[metric], **training_style)
+    ax.plot(history["epoch"], history[f"val_{metric}"], **validation_style)
     for i, (name, value) in enumerate((references or {}).items()):
         style = REFERENCE_STYLES[i % len(REFERENCE_STYLES)]
         ax.axhline(value, linestyle=style, color="0.3", linewidth=1.2, label=f"{name} ({value:.3f})")

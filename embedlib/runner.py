@@ -196,7 +196,7 @@ def _check_range(name: str, value: object) -> str | None:
     if name == "dataset" and value not in DATASET_NAMES:
         return f"must be one of {', '.join(DATASET_NAMES)}"
     positive = ("epochs", "batch_size", "embedding_dim", "k", "n_seeds", "ann_items", "ann_queries", "svd_components")
-    if (name in positive or name.startswith("rating_") and isinstance(value, int)) and value < 1:
+    if (name in positive or name.startswith(("rating_", "ann_")) and isinstance(value, int)) and value < 1:
         return "must be a positive integer"
     if name == "patience" and value < 0:
         return "must be zero or a positive integer"

@@ -209,7 +209,7 @@ def run_sweep(
 
     own_executor = executor is None
     if own_executor and todo:
-        workers = workers or os.cpu_count() or 1
+        workers = workers or runner.default_jobs()  # quota-aware, as for `embedlib run`: not one kernel per host core
         executor = ProcessPoolExecutor(
             max_workers=min(workers, len(todo)), mp_context=multiprocessing.get_context("spawn")
         )

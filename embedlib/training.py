@@ -71,7 +71,8 @@ def fit(
     """
     for name, value in (("epochs", epochs), ("batch_size", batch_size), ("patience", patience)):
         if isinstance(value, bool) or not isinstance(value, int) or value < (0 if name == "patience" else 1):
-            raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}.")
+            what = "zero or a positive integer" if name == "patience" else "a positive integer"
+            raise ValueError(f"`{name}` must be {what}. Received: {name}={value!r}.")
     if not learning_rate > 0:
         raise ValueError(f"`learning_rate` must be positive. Received: learning_rate={learning_rate!r}.")
     if steps_per_execution is None:
@@ -87,6 +88,7 @@ def fit(
     callbacks = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True), timer]
     if verbose:
         callbacks.append(EpochLine())
+    callbacks += list(fit_kwargs.pop("callbacks", None) or [])  # the caller's own run beside these
     history = model.fit(
         prep.inputs(prep.train),
         prep.targets(prep.train),

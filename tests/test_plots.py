@@ -135,3 +135,10 @@ def test_ranking_comparison_puts_the_best_on_top_with_error_bars_only_where_give
     assert len(ax.containers) == 2  # the bars, and one error bar
     floor = [line for line in ax.get_lines() if line.get_linestyle() == "--"]
     assert len(floor) == 1 and floor[0].get_xdata()[0] == pytest.approx(0.087)
+
+
+def test_history_takes_the_callers_styling():
+    history = pd.DataFrame({"epoch": [1, 2], "rmse": [1.2, 1.0], "val_rmse": [1.1, 1.05]})
+    ax = plots.plot_history(history, color="black", marker="x")
+    assert [line.get_color() for line in ax.lines[:2]] == ["black", "black"]
+    assert [line.get_marker() for line in ax.lines[:2]] == ["x", "x"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 from pathlib import Path
 
@@ -316,3 +317,56 @@ def test_the_lesson_that_times_training_is_the_one_that_runs_alone():
     course = Path(__file__).resolve().parents[1] / "lessons"
     alone = {lesson.name for lesson in runner.find_lessons(course) if lesson.runs_alone}
     assert alone == {"06-fast-training"}
+
+
+def test_the_ranking_table_lists_what_a_lesson_recorded_best_first():
+    plain = runner.RunResult("03-biases", "a.ipynb", {}, metrics={"val_rmse": 0.86})
+    assert runner.format_ranking([plain]) is None
+    ranked = runner.RunResult(
+        "07-ranking",
+        "b.ipynb",
+        {},
+        metrics={
+            "ranking_ndcg_popularity": 0.087,
+            "ranking_recall_popularity": 0.082,
+            "ranking_coverage_popularity": 0.012,
+            "ranking_ndcg_implicit": 0.118,
+            "ranking_recall_implicit": 0.123,
+            "ranking_coverage_implicit": 0.083,
+        },
+    )
+    lines = runner.format_ranking([plain, ranked]).splitlines()
+    assert lines[0].startswith("Top-10 lists recorded by 07-ranking")
+    assert lines[2].split() == ["implicit", "0.1180", "0.1230", "0.0830"]
+    assert lines[3].split() == ["popularity", "0.0870", "0.0820", "0.0120"]
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [("train_frac", 1.0), ("k", 0), ("n_seeds", 0), ("ann_items", -5), ("rating_epochs", 0), ("weight_decay", -1e-4)],
+)
+def test_lesson_7s_parameters_are_range_checked(tmp_path, name, value):
+    lesson = runner.Lesson(
+        "07-x", tmp_path / "07-x.ipynb", "x", {"train_frac": 0.8, "k": 10, "n_seeds": 3, "ann_items": 100,
+                                               "rating_epochs": 30, "weight_decay": 5e-5}
+    )  # fmt: skip
+    with pytest.raises(ParameterError, match=name):
+        runner.check_parameters(lesson, {name: value})
+
+
+def test_a_sweep_starts_as_many_runs_at_once_as_embedlib_run_not_one_per_host_core(lessons, tmp_path, monkeypatch):
+    import joblib
+
+    started = {}
+
+    class Recorder:  # stands in for the process pool: records its size, then stops the sweep
+        def __init__(self, max_workers, mp_context):
+            started["workers"] = max_workers
+            raise RuntimeError("stop here")
+
+    monkeypatch.setattr(joblib, "cpu_count", lambda **_: 2)  # a container with 2 CPUs on a 16-core host
+    monkeypatch.setattr(os, "cpu_count", lambda: 16)
+    monkeypatch.setattr(sweep, "ProcessPoolExecutor", Recorder)
+    with pytest.raises(RuntimeError, match="stop here"):
+        sweep.run_sweep(lessons[0], {"n": [1, 2, 3, 4]}, tmp_path / "out", progress=False, echo=None)
+    assert started["workers"] == 2

@@ -53,6 +53,19 @@ def test_fit_refuses_nonsense(tiny_synthetic):
         fit(model, prep, epochs=0)
     with pytest.raises(ValueError, match="`learning_rate` must be positive"):
         fit(model, prep, learning_rate=-1.0)
+    with pytest.raises(ValueError, match="`patience` must be zero or a positive integer. Received: patience=-1"):
+        fit(model, prep, patience=-1)
+
+
+def test_fit_runs_the_callers_callbacks_beside_its_own(tiny_synthetic):
+    import keras
+
+    _, prep = tiny_synthetic
+    seen = []
+    callback = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: seen.append(epoch))
+    history = fit(simple_dot(prep.n_users, prep.n_movies, embedding_dim=2), prep, epochs=2, batch_size=512,
+                  verbose=False, callbacks=[callback])  # fmt: skip
+    assert seen == [0, 1] and len(history.attrs["epoch_seconds"]) == 2  # fit's own timer still ran
 
 
 def test_unseen_movies_are_predicted_from_their_untouched_initial_rows(tiny_synthetic):
