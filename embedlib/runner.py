@@ -55,8 +55,7 @@ class Lesson:
     ``code_fingerprint`` is a short hash of its code cells other than ``parameters`` (whose values are part of a
     run's parameters): a changed lesson gives a different fingerprint, so results of the old code can be told apart.
     ``runs_alone`` is the reason, if the notebook's metadata gives one (``"embedlib": {"runs_alone": "..."}``), why
-    no other lesson may run beside it, e.g. because it times training. ``expected_seconds`` (metadata
-    ``"embedlib": {"expected_seconds": 85}``, measured) lets lessons that run side by side start longest first.
+    no other lesson may run beside it, e.g. because it times training.
     """
 
     name: str
@@ -65,7 +64,6 @@ class Lesson:
     defaults: dict
     code_fingerprint: str = ""
     runs_alone: str | None = None
-    expected_seconds: float = 0.0
 
     def describe_parameters(self) -> str:
         """One line per parameter: name, type and default."""
@@ -161,7 +159,6 @@ def load_lesson(path: str | os.PathLike) -> Lesson:
         _parameters_cell(notebook, path),
         code_fingerprint(notebook),
         notebook.metadata.get("embedlib", {}).get("runs_alone"),
-        float(notebook.metadata.get("embedlib", {}).get("expected_seconds", 0.0)),
     )
 
 
@@ -379,12 +376,11 @@ def default_jobs() -> int:
 
 def schedule(lessons: list[Lesson], jobs: int) -> list[list[Lesson]]:
     """The groups ``run_lessons`` runs one after another: with ``jobs`` > 1, every lesson that may share the machine
-    in one group, longest expected first (so that the last to start is a short one and the workers finish close
-    together), then each lesson that ``runs_alone`` by itself; with ``jobs`` = 1, every lesson by itself, in order.
+    in one group, then each lesson that ``runs_alone`` by itself; with ``jobs`` = 1, every lesson by itself, in order.
     """
     if jobs <= 1:
         return [[lesson] for lesson in lessons]
-    shared = sorted((lesson for lesson in lessons if not lesson.runs_alone), key=lambda x: -x.expected_seconds)
+    shared = [lesson for lesson in lessons if not lesson.runs_alone]
     return [group for group in [shared, *([lesson] for lesson in lessons if lesson.runs_alone)] if group]
 
 

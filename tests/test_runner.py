@@ -371,24 +371,3 @@ def test_a_sweep_starts_as_many_runs_at_once_as_embedlib_run_not_one_per_host_co
         sweep.run_sweep(lessons[0], {"n": [1, 2, 3, 4]}, tmp_path / "out", progress=False, echo=None)
     assert started["workers"] == 2
 
-
-def test_lessons_side_by_side_start_longest_expected_first_and_alone_ones_last(tmp_path):
-    def lesson(name, seconds=0.0, alone=None):
-        return runner.Lesson(name, tmp_path / f"{name}.ipynb", name, {}, runs_alone=alone, expected_seconds=seconds)
-
-    course = [
-        lesson("01", 5),
-        lesson("02", 40),
-        lesson("03", 85),
-        lesson("04"),
-        lesson("06", 45, "times"),
-        lesson("07", 90),
-    ]
-    groups = runner.schedule(course, jobs=2)
-    assert [[x.name for x in group] for group in groups] == [["07", "03", "02", "01", "04"], ["06"]]
-    assert [[x.name for x in group] for group in runner.schedule(course, jobs=1)] == [[x.name] for x in course]
-
-
-def test_the_course_declares_how_long_its_lessons_take():
-    course = runner.find_lessons(Path(__file__).resolve().parents[1] / "lessons")
-    assert all(lesson.expected_seconds > 0 for lesson in course)
