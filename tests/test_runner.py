@@ -370,4 +370,3 @@ def test_a_sweep_starts_as_many_runs_at_once_as_embedlib_run_not_one_per_host_co
     with pytest.raises(RuntimeError, match="stop here"):
         sweep.run_sweep(lessons[0], {"n": [1, 2, 3, 4]}, tmp_path / "out", progress=False, echo=None)
     assert started["workers"] == 2
-
