@@ -24,7 +24,6 @@ WRITTEN = re.compile(r"(?<![\w.])(\d+\.\d{2,})(?![\d.]*\d)(†?)")
 LINKS = re.compile(r"<https?://[^>]*>|\]\([^)]*\)|https?://\S+")
 MATH = re.compile(r"\$\$.*?\$\$|\$[^$]*\$", re.S)
 SECTIONS = re.compile(r"^#.*$|[Ss]ections? \d+\.\d+(?: (?:to|and) \d+\.\d+)?", re.M)
-LIST_START = re.compile(r"^\s*(\d+[.)]|[-*+])\s")
 NUMBERED = re.compile(r"^\s*\d+[.)]\s")
 MACHINE_PATHS = re.compile(r"(/work/|/home/|/tmp/|/Users/|/root/|[A-Z]:\\\\)")
 TIMINGS = re.compile(r"\(\d+(\.\d+)? ?s\)|\d+ms/step|\d+s/step|it/s\]|run/s\]|\|[█▏▎▍▌▋▊▉ ]+\|")
@@ -73,8 +72,15 @@ def unsupported_numbers(markdown: list[str], outputs: str) -> list[str]:
     return missing
 
 
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
+
+
 def accidental_lists(markdown: list[str]) -> list[str]:
-    """Lines that start with a number and '.' or ')' but continue a paragraph: Markdown renders them as a list."""
+    """Lines that start with a number and '.' or ')' but continue a paragraph or a list item: JupyterLab's Markdown
+    renderer (marked) turns them into a numbered list, even inside a bullet item, where CommonMark would not. A
+    numbered line is a real item only at the start of a block, below an earlier numbered item at its indentation, or
+    as a "1." starting a list nested deeper than the line above."""
     bad = []
     for text in markdown:
         block: list[str] = []
@@ -82,7 +88,9 @@ def accidental_lists(markdown: list[str]) -> list[str]:
             if not line.strip() or line.lstrip().startswith(("#", "|", ">", "```")):
                 block = []
                 continue
-            if NUMBERED.match(line) and block and not LIST_START.match(block[0]):
+            in_numbered_list = any(NUMBERED.match(p) and _indent(p) == _indent(line) for p in block)
+            nested_start = block and re.match(r"\s*1[.)]\s", line) and _indent(line) > _indent(block[-1])
+            if NUMBERED.match(line) and block and not in_numbered_list and not nested_start:
                 bad.append(line.strip()[:60])
             block.append(line)
     return bad
@@ -95,6 +103,9 @@ def test_checks_catch_what_they_should():
     assert unsupported_numbers(["## 3.10 Test\nAs section 3.10 shows"], "") == []
     assert accidental_lists(["DeViSE (Frome et al.,\n2013) mapped images"]) == ["2013) mapped images"]
     assert accidental_lists(["1. *first*\n   more\n2. second", "text\n\n3. list"]) == []
+    # inside a bullet item too (lesson 1 had this: JupyterLab rendered "2013." as a numbered list)
+    assert accidental_lists(["- **For transfer**: DeViSE (Frome et al.,\n  2013) mapped"]) == ["2013) mapped"]
+    assert accidental_lists(["- a bullet\n  1. a nested numbered item\n  2. and the next"]) == []
 
 
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
