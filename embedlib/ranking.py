@@ -29,6 +29,7 @@ from embedlib.prepare import IdEncoder, Prepared, train_valid_split
 __all__ = [
     "RankingSplit",
     "Scorer",
+    "best_k",
     "chronological_split",
     "coverage",
     "evaluate",
@@ -193,7 +194,7 @@ def model_scorer(model) -> Scorer:
     return factor_scorer(user, movie, bias)
 
 
-def _best_k(scores: np.ndarray, k: int) -> np.ndarray:
+def best_k(scores: np.ndarray, k: int) -> np.ndarray:
     """Column indices of each row's ``k`` largest scores, best first; equal scores in order of column index.
 
     Linear in the row length (no full sort): the ``k``-th largest value is found by partitioning, everything above
@@ -204,7 +205,7 @@ def _best_k(scores: np.ndarray, k: int) -> np.ndarray:
     at = scores == threshold
     room = k - above.sum(axis=1, keepdims=True)
     chosen = above | (at & (np.cumsum(at, axis=1) <= room))
-    rows, columns = np.nonzero(chosen)  # row-major: k columns per row, in increasing column order
+    _, columns = np.nonzero(chosen)  # row-major: k columns per row, in increasing column order
     columns = columns.reshape(len(scores), k)
     order = np.argsort(-np.take_along_axis(scores, columns, axis=1), axis=1, kind="stable")
     return np.take_along_axis(columns, order, axis=1)
@@ -239,7 +240,7 @@ def top_k(
         scores[:, 0] = -np.inf
         rows = seen[batch]
         scores[np.repeat(np.arange(len(batch)), np.diff(rows.indptr)), rows.indices] = -np.inf
-        out[start : start + len(batch)] = _best_k(scores, k)
+        out[start : start + len(batch)] = best_k(scores, k)
     return out
 
 

@@ -14,7 +14,7 @@ import pandas as pd
 from keras import ops
 
 from embedlib.layers import _positive_int
-from embedlib.training import DEFAULT_STEPS_PER_EXECUTION, EpochLine, set_seed
+from embedlib.training import EpochLine, default_steps_per_execution, set_seed
 
 __all__ = ["InBatchSoftmaxModel", "fit_implicit", "in_batch_softmax_loss", "log_popularity"]
 
@@ -146,8 +146,9 @@ def fit_implicit(
     if not learning_rate > 0:
         raise ValueError(f"`learning_rate` must be positive. Received: learning_rate={learning_rate!r}.")
     set_seed(seed)
-    steps = 1 if keras.backend.backend() == "torch" else DEFAULT_STEPS_PER_EXECUTION
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate), steps_per_execution=steps)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate), steps_per_execution=default_steps_per_execution()
+    )
     pairs = {"user": train["user"].to_numpy("int32"), "movie": train["movie"].to_numpy("int32")}
     history = model.fit(
         pairs, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=0, callbacks=[EpochLine()] if verbose else []

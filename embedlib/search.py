@@ -9,6 +9,7 @@ from collections.abc import Callable
 import numpy as np
 
 from embedlib.layers import _positive_int
+from embedlib.ranking import best_k
 
 __all__ = [
     "exact_top_k",
@@ -32,14 +33,12 @@ def gaussian_like(vectors: np.ndarray, n: int, *, seed: int = 42) -> np.ndarray:
 
 
 def exact_top_k(queries: np.ndarray, items: np.ndarray, *, k: int = 10, batch_size: int = 256) -> np.ndarray:
-    """Indices of the ``k`` items with the largest inner product with each query, best first: every item scored."""
+    """Indices of the ``k`` items with the largest inner product with each query, best first (ties: lowest index
+    first): every item scored."""
     _positive_int("k", k)
     out = np.empty((len(queries), k), dtype="int64")
     for start in range(0, len(queries), batch_size):
-        scores = queries[start : start + batch_size] @ items.T
-        best = np.argpartition(scores, -k, axis=1)[:, -k:]
-        order = np.argsort(-np.take_along_axis(scores, best, axis=1), axis=1, kind="stable")
-        out[start : start + batch_size] = np.take_along_axis(best, order, axis=1)
+        out[start : start + batch_size] = best_k(queries[start : start + batch_size] @ items.T, k)
     return out
 
 

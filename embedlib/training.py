@@ -15,6 +15,11 @@ __all__ = ["EpochLine", "EpochTimer", "evaluate_rmse", "fit", "predict", "predic
 DEFAULT_STEPS_PER_EXECUTION = 64
 
 
+def default_steps_per_execution() -> int:
+    """Training steps per call of Keras's train function: 64, or 1 on PyTorch, whose trainer runs one step per call."""
+    return 1 if keras.backend.backend() == "torch" else DEFAULT_STEPS_PER_EXECUTION
+
+
 def set_seed(seed: int) -> None:
     """Seed Python, NumPy and the Keras backend, so the same seed gives the same numbers on the same machine."""
     keras.utils.set_random_seed(int(seed))
@@ -76,7 +81,7 @@ def fit(
     if not learning_rate > 0:
         raise ValueError(f"`learning_rate` must be positive. Received: learning_rate={learning_rate!r}.")
     if steps_per_execution is None:
-        steps_per_execution = 1 if keras.backend.backend() == "torch" else DEFAULT_STEPS_PER_EXECUTION
+        steps_per_execution = default_steps_per_execution()
     set_seed(seed)
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
