@@ -17,7 +17,6 @@ import argparse
 import json
 import multiprocessing
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -175,7 +174,7 @@ def _fit_case(
     """Fit one case in this (fresh) process and measure it; ``backend`` must be chosen before Keras is imported."""
     if backend:
         os.environ["KERAS_BACKEND"] = backend
-    if compile_cache:  # read by embedlib.compile_cache when embedlib is imported below
+    if compile_cache:  # read by embedlib.environment when embedlib is imported below
         os.environ["JAX_COMPILATION_CACHE_DIR"] = compile_cache
     import embedlib
     from embedlib.baselines import BiasBaseline, SVDBaseline, global_mean_rmse
@@ -372,6 +371,8 @@ def run_benchmark(
                     }
                     echo(f"{row['model']:<32} {row['status']}")
                 rows.append(row)
+    from embedlib import environment
+
     reference = "surprise SVD" if has_surprise else LESSON_3
     by_name = {r["model"]: r for r in rows if r["status"] == "ok"}
     for r in by_name.values():
@@ -385,7 +386,7 @@ def run_benchmark(
         "reference": reference,
         "rows": rows,
         "goals": _goals(by_name, has_surprise),
-        "machine": _machine(),
+        "machine": environment.describe_machine(),
     }
 
 
@@ -429,20 +430,6 @@ def _goals(by_name: dict[str, dict], has_surprise: bool) -> list[dict]:
             )
         )
     return goals
-
-
-def _machine() -> dict:
-    from importlib.metadata import version
-
-    return {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cores": os.cpu_count(),
-        "processor": platform.processor() or platform.machine(),
-        "keras": version("keras"),
-        "backend": os.environ.get("KERAS_BACKEND", "jax"),
-        "jax": version("jax"),
-    }
 
 
 def step_profile(table_rows: tuple[int, ...] = (100, 10_000, 100_000), steps: int = 1000) -> list[dict]:

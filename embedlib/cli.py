@@ -1,4 +1,4 @@
-"""The ``embedlib`` command: argument parsing only; the work happens in the modules."""
+"""The ``embedlib`` command: parse the arguments, call the modules that do the work, print what they give back."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import sys
 import warnings
 from pathlib import Path
 
-import yaml
-
 from embedlib import data as data_module
-from embedlib import runner
+from embedlib import execute
+from embedlib.course import ParameterError, find_lessons, lessons_dir, parse_value, select_lessons
+from embedlib.execute import RunResult
 
 EPILOG = """examples:
   embedlib lessons
@@ -26,33 +26,79 @@ Lessons are looked for in --lessons-dir, else $EMBEDLIB_LESSONS, else ./lessons/
 """
 
 
+def format_table(results: list[RunResult], metric_names: tuple[str, ...] = ("val_rmse",)) -> str:
+    """The run summary as a plain-text table."""
+    rows = [("lesson", "status", "seconds", "dataset", *metric_names)]
+    for r in results:
+        dataset = f"{r.dataset}{' (FALLBACK)' if r.dataset_fallback else ''}" if r.dataset else "-"
+        values = [f"{r.metrics[m]:.4f}" if isinstance(r.metrics.get(m), float) else "-" for m in metric_names]
+        rows.append((r.lesson, r.status, f"{r.seconds:.1f}", dataset, *values))
+    rows.append(("total", "", f"{sum(r.seconds for r in results):.1f}", "", *[""] * len(metric_names)))
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def format_test_split(results: list[RunResult]) -> str | None:
+    """The held-out test RMSEs a lesson recorded (``test_rmse_<model>``), one line per model; None if there are none."""
+    lines = []
+    for r in results:
+        scores = {k.removeprefix("test_rmse_"): v for k, v in r.metrics.items() if k.startswith("test_rmse_")}
+        if scores:
+            lines.append(f"Test-split RMSE recorded by {r.lesson} (rows nobody tuned on):")
+            width = max(len(name) for name in scores)
+            lines += [f"  {name.replace('_', ' '):<{width}}  {value:.4f}" for name, value in scores.items()]
+    return "\n".join(lines) or None
+
+
+def format_ranking(results: list[RunResult]) -> str | None:
+    """The ranking table a lesson recorded (``ranking_ndcg_<model>``, ``ranking_recall_<model>``,
+    ``ranking_coverage_<model>``), one line per model, best NDCG first; None if there is none."""
+    lines = []
+    for r in results:
+        ndcg = {k.removeprefix("ranking_ndcg_"): v for k, v in r.metrics.items() if k.startswith("ranking_ndcg_")}
+        if not ndcg:
+            continue
+        width = max(len(name) for name in ndcg)
+        lines.append(f"Top-10 lists recorded by {r.lesson} (split by time, whole catalogue, seen movies removed):")
+        lines.append(f"  {'model':<{width}}  NDCG@10  recall@10  coverage")
+        for name in sorted(ndcg, key=ndcg.get, reverse=True):
+            recall, cover = r.metrics.get(f"ranking_recall_{name}"), r.metrics.get(f"ranking_coverage_{name}")
+            shown = [f"{v:.4f}" if isinstance(v, float) else "-" for v in (ndcg[name], recall, cover)]
+            lines.append(f"  {name:<{width}}  {shown[0]:>7}  {shown[1]:>9}  {shown[2]:>8}")
+    return "\n".join(lines) or None
+
+
 def _overrides(pairs: list[list[str]] | None, files: list[str] | None) -> dict:
+    import yaml
+
     overrides: dict = {}
     for file in files or []:
         loaded = yaml.safe_load(Path(file).read_text()) or {}
         if not isinstance(loaded, dict):
-            raise runner.ParameterError(f"{file} must hold a mapping of parameter names to values.")
+            raise ParameterError(f"{file} must hold a mapping of parameter names to values.")
         overrides.update(loaded)
     for name, value in pairs or []:
-        overrides[name] = runner.parse_value(value)
+        overrides[name] = parse_value(value)
     return overrides
 
 
 def cmd_lessons(args: argparse.Namespace) -> int:
-    folder = runner.lessons_dir(args.lessons_dir)
+    folder = lessons_dir(args.lessons_dir)
     print(f"lessons in {folder.resolve()}:")
-    for lesson in runner.find_lessons(folder):
+    for lesson in find_lessons(folder):
         print(f"  {lesson.name:<28} {lesson.title}")
     return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    lessons = runner.find_lessons(args.lessons_dir)
+    lessons = find_lessons(args.lessons_dir)
     if args.all == bool(args.lessons):
-        raise runner.ParameterError("Name the lessons to run, or give --all (not both).")
-    chosen = lessons if args.all else runner.select_lessons(args.lessons, lessons)
-    jobs = runner.default_jobs() if args.jobs is None else args.jobs
-    results = runner.run_lessons(
+        raise ParameterError("Name the lessons to run, or give --all (not both).")
+    chosen = lessons if args.all else select_lessons(args.lessons, lessons)
+    jobs = execute.default_jobs() if args.jobs is None else args.jobs
+    results = execute.run_lessons(
         chosen,
         _overrides(args.param, args.param_file),
         Path(args.output_dir),
@@ -63,14 +109,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     wall = json.loads((Path(args.output_dir) / "summary.json").read_text())["wall_seconds"]
     print()
-    print(runner.format_table(results))
-    side_by_side = any(len(group) > 1 for group in runner.schedule(chosen, jobs))
+    print(format_table(results))
+    side_by_side = any(len(group) > 1 for group in execute.schedule(chosen, jobs))
     more = f", {jobs} lessons at a time, so the seconds above add up to more" if side_by_side else ""
     print(f"wall clock: {wall:.1f} s{more}")
-    test_split = runner.format_test_split(results)
+    test_split = format_test_split(results)
     if test_split:
         print(f"\n{test_split}")
-    ranked = runner.format_ranking(results)
+    ranked = format_ranking(results)
     if ranked:
         print(f"\n{ranked}")
     print(f"\nExecuted notebooks and summary.json are in {args.output_dir}")
@@ -83,8 +129,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_sweep(args: argparse.Namespace) -> int:
     from embedlib import sweep
 
-    grid = {name: [runner.parse_value(v) for v in values] for name, *values in args.param}
-    lesson = runner.select_lessons([args.lesson], runner.find_lessons(args.lessons_dir))[0]
+    grid = {name: [parse_value(v) for v in values] for name, *values in args.param}
+    lesson = select_lessons([args.lesson], find_lessons(args.lessons_dir))[0]
     output_dir = Path(args.output_dir)
     options = {
         "repeat": args.repeat,
@@ -212,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (runner.ParameterError, data_module.DatasetError, FileNotFoundError) as exc:
+    except (ParameterError, data_module.DatasetError, FileNotFoundError) as exc:
         print(f"embedlib: error: {exc}", file=sys.stderr)
         return 2
 

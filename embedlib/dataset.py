@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
+if TYPE_CHECKING:  # loaded when ratings are checked, so the dataset registry (and `embedlib --help`) stays quick
+    import pandas as pd
 
 __all__ = ["HALF_STARS", "WHOLE_STARS", "Dataset", "DatasetError", "RatingScale"]
 
@@ -24,6 +25,9 @@ class RatingScale:
 
     def invalid(self, ratings: pd.Series) -> pd.Series:
         """Mask of the ratings outside the scale or off its steps."""
+        import numpy as np
+        import pandas as pd
+
         values = ratings.to_numpy(dtype="float64")
         off_step = np.abs((values - self.low) / self.step - np.round((values - self.low) / self.step)) > 1e-6
         return pd.Series((values < self.low) | (values > self.high) | off_step, index=ratings.index)

@@ -1,4 +1,4 @@
-"""Look inside trained models: embedding matrices, PCA, extreme movies, similar movies, recommendations."""
+"""Look inside trained models: embedding tables by raw id, PCA, extreme movies, similar movies, recommendations."""
 
 from __future__ import annotations
 
@@ -16,8 +16,6 @@ __all__ = [
     "PCAResult",
     "correlations_with",
     "cosine_similarity",
-    "embedding_frame",
-    "embedding_matrix",
     "extremes",
     "factor_recovery",
     "movie_biases",
@@ -28,7 +26,6 @@ __all__ = [
     "similar_movies",
     "user_biases",
     "user_vectors",
-    "without_top_components",
 ]
 
 
@@ -38,12 +35,6 @@ def cosine_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(a2, axis=1, keepdims=True) * np.linalg.norm(b2, axis=1, keepdims=True).T
     sims = (a2 @ b2.T) / np.where(norms == 0, 1.0, norms)
     return sims[0, 0] if np.ndim(a) == 1 and np.ndim(b) == 1 else sims
-
-
-def embedding_matrix(model: keras.Model, layer: str = "movie_embedding", skip_reserved: bool = True) -> np.ndarray:
-    """The weight matrix of an embedding layer; row 0 belongs to no id and is dropped unless asked for."""
-    weights = np.asarray(model.get_layer(layer).get_weights()[0])
-    return weights[1:] if skip_reserved else weights
 
 
 def _table(model: keras.Model, layer: str, encoder: IdEncoder, ids) -> pd.DataFrame:
@@ -78,12 +69,6 @@ def user_biases(model: keras.Model, prep: Prepared, user_ids=None) -> pd.Series:
     return _table(model, "user_bias", prep.users, user_ids)[0].rename("user_bias")
 
 
-def embedding_frame(model: keras.Model, encoder: IdEncoder, layer: str = "movie_embedding") -> pd.DataFrame:
-    """An embedding matrix as a DataFrame indexed by raw id (movieId or userId)."""
-    matrix = embedding_matrix(model, layer)
-    return pd.DataFrame(matrix, index=pd.Index(encoder.ids, name=encoder.what))
-
-
 @dataclass(frozen=True)
 class PCAResult:
     """Scores of each row on the components, the components, and the share of variance each explains."""
@@ -102,17 +87,6 @@ def pca(matrix: np.ndarray, n_components: int | None = None, center: bool = Fals
     k = n_components or len(s)
     ratio = s**2 / np.sum(s**2)
     return PCAResult(scores=u[:, :k] * s[:k], components=vt[:k], explained_variance_ratio=ratio[:k])
-
-
-def without_top_components(vectors: pd.DataFrame, n: int = 1) -> pd.DataFrame:
-    """The vectors with their first ``n`` (uncentred) principal directions projected out.
-
-    When one direction dominates (in lesson 4, PC1 tracks how well loved a movie is), cosine similarity mostly
-    measures it; removing it lets the remaining directions, such as genre and audience, decide.
-    """
-    x = vectors.to_numpy(dtype="float64")
-    top = pca(x, n_components=n).components
-    return pd.DataFrame(x - (x @ top.T) @ top, index=vectors.index, columns=vectors.columns)
 
 
 def movie_stats(prep: Prepared, movies: pd.DataFrame) -> pd.DataFrame:

@@ -15,10 +15,8 @@ from adjustText import adjust_text
 __all__ = [
     "OKABE_ITO",
     "plot_bias_vs_mean",
-    "plot_count_distribution",
     "plot_embedding_heatmap",
     "plot_exploration",
-    "plot_factor_recovery",
     "plot_factor_recovery_grid",
     "plot_history",
     "plot_model_comparison",
@@ -53,25 +51,6 @@ def plot_rating_distribution(ratings: pd.DataFrame, *, ax: plt.Axes | None = Non
     ax.bar(counts.index, counts.to_numpy(), width=0.4, **{"color": OKABE_ITO[0], **kwargs})
     ax.set(title="How often each rating is given", xlabel="rating (stars)", ylabel="number of ratings")
     ax.set_xticks(counts.index)
-    return ax
-
-
-def plot_count_distribution(
-    ratings: pd.DataFrame, by: str = "userId", *, ax: plt.Axes | None = None, **kwargs
-) -> plt.Axes:
-    """Histogram (log-log) of the number of ratings per user or per movie: the long tail."""
-    ax = _ax(ax)
-    counts = ratings.groupby(by).size()
-    who = "user" if by == "userId" else "movie"
-    bins = np.logspace(0, np.log10(counts.max()) + 0.05, 30)
-    ax.hist(counts, bins=bins, **{"color": OKABE_ITO[1] if who == "movie" else OKABE_ITO[0], **kwargs})
-    ax.set(
-        xscale="log",
-        yscale="log",
-        title=f"Ratings per {who} (median {counts.median():.0f})",
-        xlabel=f"number of ratings per {who} (log scale)",
-        ylabel=f"number of {who}s (log scale)",
-    )
     return ax
 
 
@@ -291,19 +270,6 @@ def plot_bias_vs_mean(table: pd.DataFrame, *, ax: plt.Axes | None = None, min_ra
         title=f"Learned movie bias vs mean rating (movies rated > {min_ratings} times)",
         xlabel="mean rating (stars)",
         ylabel="learned movie bias (before the sigmoid)",
-    )
-    return ax
-
-
-def plot_factor_recovery(recovery, *, ax: plt.Axes | None = None, factor: int = 0, **kwargs) -> plt.Axes:
-    """Planted against learned (aligned) values of one factor, with the correlation of every factor in the title."""
-    ax = _ax(ax)
-    ax.scatter(recovery.planted[:, factor], recovery.aligned[:, factor], s=6, alpha=0.4, **kwargs)
-    corr = ", ".join(f"{c:.2f}" for c in recovery.correlations)
-    ax.set(
-        title=f"Planted vs learned factor {factor} (after alignment)\ncorrelation per factor: {corr}",
-        xlabel=f"planted factor {factor}",
-        ylabel=f"learned factor {factor}, aligned",
     )
     return ax
 

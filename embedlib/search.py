@@ -1,5 +1,4 @@
-"""Top-k by inner product, exactly (NumPy, or faiss's brute force) or approximately (an HNSW graph from faiss), and how
-far apart the answers are."""
+"""Top-k by inner product: exact (NumPy, or faiss's brute force) or approximate (a faiss HNSW graph), and how they differ."""
 
 from __future__ import annotations
 

@@ -15,16 +15,14 @@ ADDRESS`` uses), as long as the workers share the output folder and have the les
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import itertools
 import json
-import multiprocessing
 import os
 from collections import Counter
-from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import asdict
 from pathlib import Path
 
@@ -32,9 +30,10 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from tqdm import tqdm
 
-from embedlib import data, runner
-from embedlib.files import write_atomic
-from embedlib.runner import Lesson, ParameterError, RunResult
+from embedlib import data
+from embedlib.course import Lesson, ParameterError, check_parameters
+from embedlib.environment import write_atomic
+from embedlib.execute import RunResult, default_jobs, execute_lesson, process_pool, run_each
 
 __all__ = ["MAX_RUNS_WITHOUT_YES", "SweepResult", "expand_grid", "run_sweep"]
 
@@ -61,7 +60,7 @@ def expand_grid(lesson: Lesson, grid: dict[str, list], *, repeat: int = 1, base:
             params = {**base, **dict(zip(names, values, strict=True))}
             if repeat > 1:
                 params["seed"] = int(base.get("seed", lesson.defaults["seed"])) + r
-            runs.append(runner.check_parameters(lesson, params))
+            runs.append(check_parameters(lesson, params))
     return runs
 
 
@@ -73,23 +72,17 @@ def run_id(params: dict, shown: list[str]) -> str:
     return f"{safe}_{hashlib.sha1(text.encode()).hexdigest()[:8]}"
 
 
-@contextlib.contextmanager
-def _marked_as_sweep_run(name: str) -> Iterator[None]:
-    """Mark the environment a run's kernel inherits (papermill starts it from this process's environment)."""
-    before = os.environ.get(SWEEP_RUN_ENV)
-    os.environ[SWEEP_RUN_ENV] = name
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop(SWEEP_RUN_ENV, None)
-        else:
-            os.environ[SWEEP_RUN_ENV] = before
+class _SweepRun:
+    """One run of a sweep, as a picklable callable for a worker: its kernel, and only its kernel, is marked."""
 
+    def __init__(self, lesson: Lesson, runs_dir: Path) -> None:
+        self.lesson, self.runs_dir = lesson, runs_dir
 
-def _execute(lesson: Lesson, params: dict, output: str) -> dict:
-    with _marked_as_sweep_run(Path(output).stem):
-        return asdict(runner.execute_lesson(lesson, params, Path(output), progress=False))
+    def __call__(self, run: tuple[str, dict]) -> dict:
+        name, params = run
+        output = self.runs_dir / f"{name}.ipynb"
+        marked = {SWEEP_RUN_ENV: name}
+        return asdict(execute_lesson(self.lesson, params, output, progress=False, kernel_environment=marked))
 
 
 def _check_where(lesson: Lesson, output_dir: Path) -> None:
@@ -207,16 +200,11 @@ def run_sweep(
         reasons = "; ".join(f"{n} because {why}" for why, n in stale.items())
         echo(f"{sum(stale.values())} finished runs in {output_dir} are stale and will run again ({reasons}).")
 
-    own_executor = executor is None
-    if own_executor and todo:
-        workers = workers or runner.default_jobs()  # quota-aware, as for `embedlib run`: not one kernel per host core
-        executor = ProcessPoolExecutor(
-            max_workers=min(workers, len(todo)), mp_context=multiprocessing.get_context("spawn")
-        )
+    own_executor = executor is None and bool(todo)
+    if own_executor:
+        workers = workers or default_jobs()  # quota-aware, as for `embedlib run`: not one kernel per host core
+        executor = process_pool(min(workers, len(todo)))
     try:
-        futures = {
-            executor.submit(_execute, lesson, params, str(runs_dir / f"{name}.ipynb")): name for name, params in todo
-        }
         bar = tqdm(
             total=len(runs),
             initial=len(runs) - len(todo),
@@ -224,8 +212,8 @@ def run_sweep(
             unit="run",
             disable=not progress,
         )
-        for future in as_completed(futures):
-            name = futures[future]
+        at_once = max(1, min(workers or len(todo), len(todo)))
+        for (name, _), future in run_each(executor, _SweepRun(lesson, runs_dir), todo, at_once=at_once):
             try:
                 result = future.result()
             except Exception as exc:  # the worker itself died; record it like a failed run
@@ -235,8 +223,8 @@ def run_sweep(
             bar.update(1)
         bar.close()
     finally:
-        if own_executor and todo:
-            executor.shutdown()
+        if own_executor:
+            executor.shutdown(cancel_futures=True)
 
     ordered = [results[run_id({**lesson.defaults, **p}, shown)] for p in runs]
     table = _table(ordered, list(grid))

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from embedlib import data as data_module
+from embedlib import environment, movielens_files
 from embedlib.data import DatasetError, FallbackWarning, UnknownVersionWarning, load_movielens, read_movielens_folder
 
 from helpers import RATINGS_HEADER, RATINGS_ROWS, real_data_home, write_small
@@ -36,7 +37,7 @@ def test_real_ml_latest_small_is_the_known_release():
         data = load_movielens("ml-latest-small", data_home=home, download=False, strict=True)
     assert data.counts() == {"ratings": 100_836, "users": 610, "rated_movies": 9_724, "movies": 9_742}
     assert data.known_version and not data.is_fallback
-    assert dict(data.ratings.dtypes.astype(str)) == data_module.RATINGS_DTYPES
+    assert dict(data.ratings.dtypes.astype(str)) == movielens_files.RATINGS_DTYPES
     assert data.movies.set_index("movieId").loc[1, "year"] == 1995
 
 
@@ -46,7 +47,7 @@ def test_real_ml_latest_small_is_the_known_release():
 def test_local_folder_loads_with_compact_dtypes_and_years(small_folder):
     data = load_quietly("ml-latest-small", data_home=small_folder.parent)
     assert len(data.ratings) == len(RATINGS_ROWS)
-    assert dict(data.ratings.dtypes.astype(str)) == data_module.RATINGS_DTYPES
+    assert dict(data.ratings.dtypes.astype(str)) == movielens_files.RATINGS_DTYPES
     assert data.movies["movieId"].dtype == "int32"
     years = data.movies.set_index("movieId")["year"]
     assert years[10] == 1995 and years[47] == 1995 and years.isna()[99]
@@ -259,7 +260,7 @@ def server(tmp_path, monkeypatch):
 
 
 def cache_contents() -> list[str]:
-    cache = data_module.cache_dir()
+    cache = environment.cache_dir()
     return sorted(p.name for p in cache.iterdir()) if cache.exists() else []
 
 
@@ -312,7 +313,7 @@ def test_a_damaged_cache_is_refused_with_how_to_fetch_it_again(tmp_path, server)
 
 
 def test_a_cache_without_its_record_is_checked_against_the_pinned_checksums():
-    write_small(data_module.cache_dir())  # as an older embedlib, or a hand, might have left it: not the release
+    write_small(environment.cache_dir())  # as an older embedlib, or a hand, might have left it: not the release
     with pytest.raises(DatasetError, match="is damaged: ratings.csv, movies.csv no longer match"):
         load_movielens()
 
@@ -408,7 +409,7 @@ def test_synthetic_is_deterministic_and_shaped_like_movielens():
     assert not a.ratings.equals(load_movielens("synthetic", seed=8).ratings)
     c = a.counts()
     assert c["users"] == 610 and c["movies"] == 9_742 and 80_000 < c["ratings"] < 130_000
-    assert dict(a.ratings.dtypes.astype(str)) == data_module.RATINGS_DTYPES
+    assert dict(a.ratings.dtypes.astype(str)) == movielens_files.RATINGS_DTYPES
     assert not a.scale.invalid(a.ratings["rating"]).any()
     per_movie = a.ratings.groupby("movieId").size()
     assert per_movie.max() > 20 * per_movie.median()  # a long tail

@@ -7,15 +7,13 @@ import pytest
 from embedlib.explore import (
     correlations_with,
     cosine_similarity,
-    embedding_frame,
-    embedding_matrix,
     extremes,
     factor_recovery,
     movie_stats,
+    movie_vectors,
     pca,
     recommend,
     similar_movies,
-    without_top_components,
 )
 from embedlib.models import simple_dot
 
@@ -36,15 +34,6 @@ def test_pca_is_uncentred_by_default_and_reconstructs():
     assert result.explained_variance_ratio[0] > pca(x, center=True).explained_variance_ratio[0]
 
 
-def test_embedding_matrix_skips_the_reserved_row(tiny_synthetic):
-    _, prep = tiny_synthetic
-    model = simple_dot(prep.n_users, prep.n_movies, embedding_dim=3, seed=0)
-    full = embedding_matrix(model, skip_reserved=False)
-    assert embedding_matrix(model).shape == (prep.n_movies, 3)
-    frame = embedding_frame(model, prep.movies)
-    assert frame.index.tolist() == prep.movies.ids.tolist() and np.array_equal(frame.iloc[0], full[1])
-
-
 def stats_and_model(tiny_synthetic):
     data, prep = tiny_synthetic
     return data, prep, movie_stats(prep, data.movies), simple_dot(prep.n_users, prep.n_movies, embedding_dim=3, seed=0)
@@ -63,7 +52,7 @@ def test_movie_stats_and_extremes(tiny_synthetic):
 
 def test_similar_movies_excludes_itself_and_ranks_by_cosine(tiny_synthetic):
     _, prep, stats, model = stats_and_model(tiny_synthetic)
-    vectors = embedding_frame(model, prep.movies)
+    vectors = movie_vectors(model, prep)
     movie = int(vectors.index[0])
     table = similar_movies(vectors, stats, movie, n=5)
     assert movie not in table.index and len(table) == 5 and table["cosine"].is_monotonic_decreasing
@@ -89,13 +78,6 @@ def test_factor_recovery_sees_through_rotation_and_scale():
     assert factor_recovery(learned, planted).correlations == pytest.approx([1, 1, 1], abs=1e-6)
     noise = pd.DataFrame(rng.normal(size=(300, 5)))
     assert np.abs(factor_recovery(noise, planted).correlations).max() < 0.5
-
-
-def test_without_top_components_is_orthogonal_to_them():
-    x = pd.DataFrame(np.random.default_rng(1).normal(loc=1.0, size=(50, 6)))
-    reduced = without_top_components(x, n=2)
-    top = pca(x.to_numpy(), n_components=2).components
-    assert np.allclose(reduced.to_numpy() @ top.T, 0) and reduced.index.equals(x.index)
 
 
 def test_raw_id_accessors_follow_the_encoders():

@@ -14,7 +14,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from embedlib import runner
+from embedlib import course, execute
 
 from helpers import real_data_home, small_params_for
 
@@ -32,7 +32,7 @@ def test_there_are_seven_lessons_in_order():
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
 def test_lesson_structure(path):
     nb = nbformat.read(path, as_version=4)
-    lesson = runner.load_lesson(path)
+    lesson = course.load_lesson(path)
     assert nb.metadata["kernelspec"]["name"] == "python3"
     assert COMMON <= set(lesson.defaults)
     if path.stem != "01-embeddings-intro":
@@ -70,13 +70,13 @@ SMALL_RUN_LESSONS = ("02", "04", "05", "06", "07")
 def small_runs(tmp_path_factory):
     """Lessons 2, 4, 5, 6 and 7 once with small parameters on synthetic data, and lesson 2 twice."""
     out = tmp_path_factory.mktemp("small")
-    lessons = [lesson for lesson in runner.find_lessons(LESSONS_DIR) if lesson.name[:2] in SMALL_RUN_LESSONS]
+    lessons = [lesson for lesson in course.find_lessons(LESSONS_DIR) if lesson.name[:2] in SMALL_RUN_LESSONS]
     params = small_params_for(lessons)
-    results = runner.run_lessons(lessons, params, out, progress=False, echo=lambda *_: None)
+    results = execute.run_lessons(lessons, params, out, progress=False, echo=lambda *_: None)
     lesson_2 = next(lesson for lesson in lessons if lesson.name.startswith("02"))
-    again = runner.execute_lesson(
+    again = execute.execute_lesson(
         lesson_2,
-        runner.check_parameters(lesson_2, runner.params_for(lesson_2, params)),
+        course.check_parameters(lesson_2, course.params_for(lesson_2, params)),
         out / "again.ipynb",
         progress=False,
     )
@@ -124,8 +124,8 @@ def test_same_parameters_and_seed_give_the_same_metrics(small_runs):
 def test_full_default_run_on_real_data_meets_the_rmse_bars(course_records, tmp_path, monkeypatch):
     monkeypatch.setenv("EMBEDLIB_DATA", real_data_home())
     records = {name: dict(values) for name, values in course_records.items()}
-    missing = [lesson for lesson in runner.find_lessons(LESSONS_DIR) if lesson.name not in records]
-    for r in runner.run_lessons(missing, {}, tmp_path, progress=False, echo=lambda *_: None):
+    missing = [lesson for lesson in course.find_lessons(LESSONS_DIR) if lesson.name not in records]
+    for r in execute.run_lessons(missing, {}, tmp_path, progress=False, echo=lambda *_: None):
         assert r.ok, f"{r.lesson}: {r.error}"
         records[r.lesson] = {"dataset": r.dataset, "dataset_fallback": r.dataset_fallback, **r.metrics}
     print(f"read from nbval's run: {sorted(course_records)}; run here: {[lesson.name for lesson in missing]}")

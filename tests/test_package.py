@@ -5,7 +5,11 @@ from __future__ import annotations
 import ast
 import importlib.metadata
 import re
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 import embedlib
 
@@ -49,3 +53,55 @@ def test_no_module_of_embedlib_imports_one_that_imports_it_back():
 
     cycles = sorted(name for name in graph if name in reachable(name))
     assert not cycles, f"import cycles through {cycles}"
+
+
+MODULES = sorted(p for p in PACKAGE.glob("*.py") if p.stem not in ("__init__", "__main__"))
+
+
+def test_every_module_says_its_one_job_in_its_first_line_and_stays_short():
+    for path in MODULES:
+        docstring = ast.get_docstring(ast.parse(path.read_text()))
+        assert docstring, f"{path.name} has no docstring saying what it is for"
+        first = docstring.splitlines()[0]
+        assert first.endswith((".", ":")) and len(first) <= 120, f"{path.name}: {first!r}"
+        lines = len(path.read_text().splitlines())
+        assert lines <= 420, f"{path.name} has {lines} lines: split it by job"
+
+
+def _users_text(exclude: Path) -> str:
+    """The code of every lesson, command, benchmark and other module: where a public name must be used."""
+    import nbformat
+
+    texts = [p.read_text() for p in PACKAGE.glob("*.py") if p != exclude]
+    texts += [p.read_text() for p in (ROOT / "benchmarks").glob("*.py")]
+    for lesson in (ROOT / "lessons").glob("[0-9]*.ipynb"):
+        notebook = nbformat.read(lesson, as_version=4)
+        texts += [c.source for c in notebook.cells if c.cell_type == "code"]
+    return "\n".join(texts)
+
+
+def test_every_public_function_is_used_by_a_lesson_a_command_or_a_module():
+    unused = []
+    for path in MODULES:
+        tree = ast.parse(path.read_text())
+        declared = [n for n in tree.body if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "__all__"]
+        public = set(ast.literal_eval(declared[0].value)) if declared else set()
+        functions = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name in public]
+        elsewhere = _users_text(path)
+        lines = path.read_text().splitlines()
+        for function in functions:
+            # its own module counts too, without the def line and the __all__ entry
+            own = "\n".join(
+                line for i, line in enumerate(lines, 1) if i != function.lineno and f'"{function.name}"' not in line
+            )
+            if not re.search(rf"\b{function.name}\b", elsewhere + own):
+                unused.append(f"{path.stem}.{function.name}")
+    assert not unused, f"public functions no lesson, command or module uses: {unused}"
+
+
+@pytest.mark.parametrize("code", ["import embedlib", "from embedlib import cli; cli.build_parser().format_help()"])
+def test_importing_embedlib_and_its_help_load_no_heavy_library(code):
+    check = f"{code}; import sys; print(sorted(m for m in ('jax', 'keras', 'pandas', 'nbformat', 'papermill') if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -32,18 +32,14 @@ def labelled(ax):
 def test_each_axes_plot_is_titled_and_labelled(tiny_synthetic, table):
     data, _ = tiny_synthetic
     history = pd.DataFrame({"epoch": [1, 2, 3], "rmse": [1.2, 1.0, 0.9], "val_rmse": [1.1, 1.0, 1.05]})
-    recovery = factor_recovery(pd.DataFrame(np.eye(4)), pd.DataFrame(np.eye(4)[:, :2]))
     calls = [
         lambda ax: plots.plot_rating_distribution(data.ratings, ax=ax),
-        lambda ax: plots.plot_count_distribution(data.ratings, "userId", ax=ax),
-        lambda ax: plots.plot_count_distribution(data.ratings, "movieId", ax=ax),
         lambda ax: plots.plot_history(history, references={"global mean": 1.04}, ax=ax),
         lambda ax: plots.plot_embedding_heatmap(np.zeros((3, 4)), ["a", "b", "c"], ax=ax),
         lambda ax: plots.plot_value_distribution(np.arange(10.0), ax=ax),
         lambda ax: plots.plot_scree(np.array([0.5, 0.3, 0.2]), ax=ax),
         lambda ax: plots.plot_pc_map(table, ["Movie 3"], ax=ax, min_ratings=0),
         lambda ax: plots.plot_bias_vs_mean(table, ax=ax),
-        lambda ax: plots.plot_factor_recovery(recovery, ax=ax),
         lambda ax: plots.plot_rank_frequency(data.ratings, "movieId", ax=ax),
         lambda ax: plots.plot_norm_vs_popularity(
             pd.DataFrame(np.ones((3, 2)), index=[1, 2, 3]), pd.Series({1: 5, 2: 50}), ax=ax

@@ -1,8 +1,10 @@
-"""The runner and the sweep on a tiny notebook written here: parameters checked first, metrics collected."""
+"""Running lessons (embedlib.course, embedlib.execute, the CLI) and sweeps on tiny notebooks written here: parameters
+checked first, metrics collected, the scheduling decisions themselves checked rather than timed."""
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 from pathlib import Path
@@ -11,10 +13,15 @@ import nbformat
 import pandas as pd
 import pytest
 
-from embedlib import cli, runner, sweep
-from embedlib.runner import ParameterError
+from embedlib import cli, course, execute, sweep
+from embedlib.course import ParameterError
 
-TINY_PARAMETERS = 'dataset = "synthetic"\nn = 3\nscale = 0.5\nfail = False\nseed = 0\nsizes = [1, 2]'
+TINY_PARAMETERS = """dataset = "synthetic"
+n = 3          # >= 1: how many
+scale = 0.5    # in [0, 10): a factor
+fail = False
+seed = 0       # in [0, 4294967295]
+sizes = [1, 2] # each > 0"""
 TINY_BODY = """import embedlib
 if fail:
     raise RuntimeError("boom on purpose")
@@ -28,9 +35,9 @@ embedlib.record_dataset(data)
 embedlib.record_metrics(val_rmse=float(len(data.ratings) * n))"""
 RECURSIVE_PARAMETERS = 'recurse = False\nme = ""\nout = ""'
 RECURSIVE_BODY = """import embedlib
-from embedlib import runner, sweep
+from embedlib import course, sweep
 if recurse:
-    sweep.run_sweep(runner.load_lesson(me), {"recurse": [False]}, out, progress=False)
+    sweep.run_sweep(course.load_lesson(me), {"recurse": [False]}, out, progress=False)
 embedlib.record_metrics(val_rmse=1.0)"""
 
 
@@ -54,16 +61,16 @@ def lessons(tmp_path, monkeypatch):
     folder = tmp_path / "lessons"
     write_tiny(folder)
     monkeypatch.setenv("EMBEDLIB_LESSONS", str(folder))
-    return runner.find_lessons()
+    return course.find_lessons()
 
 
 def test_lessons_are_found_with_title_and_defaults(lessons):
     (lesson,) = lessons
     assert (lesson.name, lesson.title) == ("01-tiny", "A tiny lesson")
     assert lesson.defaults == {"dataset": "synthetic", "n": 3, "scale": 0.5, "fail": False, "seed": 0, "sizes": [1, 2]}
-    assert runner.select_lessons(["01"], lessons) == [lesson]
+    assert course.select_lessons(["01"], lessons) == [lesson]
     with pytest.raises(ParameterError, match="No single lesson matches '07'. Lessons: 01-tiny"):
-        runner.select_lessons(["07"], lessons)
+        course.select_lessons(["07"], lessons)
 
 
 @pytest.mark.parametrize(
@@ -82,20 +89,20 @@ def test_lessons_are_found_with_title_and_defaults(lessons):
 )
 def test_bad_parameters_are_refused_with_the_valid_list(lessons, params, message):
     with pytest.raises(ParameterError, match=message):
-        runner.check_parameters(lessons[0], params)
+        course.check_parameters(lessons[0], params)
 
 
 def test_values_are_parsed_and_ints_accepted_for_floats(lessons):
-    assert runner.parse_value("64") == 64 and runner.parse_value("0.3") == 0.3 and runner.parse_value("true") is True
-    assert runner.parse_value("1e-3") == 0.001 and runner.parse_value("-2E+2") == -200.0  # YAML 1.1 reads text
-    assert runner.parse_value("-1") == -1 and runner.parse_value("nan") == "nan"
-    assert runner.check_parameters(lessons[0], {"scale": 2}) == {"scale": 2.0}
+    assert course.parse_value("64") == 64 and course.parse_value("0.3") == 0.3 and course.parse_value("true") is True
+    assert course.parse_value("1e-3") == 0.001 and course.parse_value("-2E+2") == -200.0  # YAML 1.1 reads text
+    assert course.parse_value("-1") == -1 and course.parse_value("nan") == "nan"
+    assert course.check_parameters(lessons[0], {"scale": 2}) == {"scale": 2.0}
 
 
 def test_a_negative_seed_is_refused_up_front(lessons, tmp_path, capsys):
     refused = tmp_path / "refused"
     assert cli.main(["run", "01", "-p", "seed", "-1", "--output-dir", str(refused)]) == 2
-    assert "parameter 'seed' must be an integer from 0 to 4294967295" in capsys.readouterr().err
+    assert "parameter 'seed' must be in [0, 4294967295]. Received: seed=-1" in capsys.readouterr().err
     assert not refused.exists()
 
 
@@ -112,7 +119,7 @@ def test_outside_a_checkout_the_cli_says_where_it_looked_and_how_to_point_elsewh
     assert cli.main(["lessons", "--lessons-dir", str(folder)]) == 0
     assert "01-tiny" in capsys.readouterr().out
     monkeypatch.chdir(tmp_path)  # the root of a "checkout": ./lessons/ is found without being named
-    assert runner.lessons_dir() == Path("lessons")
+    assert course.lessons_dir() == Path("lessons")
 
 
 def test_run_collects_metrics_and_writes_a_summary(lessons, tmp_path, capsys):
@@ -123,12 +130,7 @@ def test_run_collects_metrics_and_writes_a_summary(lessons, tmp_path, capsys):
     summary = json.loads((out / "summary.json").read_text())
     (entry,) = summary["lessons"]
     assert entry["status"] == "ok" and entry["metrics"] == {"val_rmse": 0.004}
-    assert (
-        entry["parameters"]["n"] == 4
-        and entry["parameters"]["scale"] == 0.001
-        and entry["dataset"] == "synthetic"
-        and entry["seconds"] > 0
-    )
+    assert entry["parameters"]["n"] == 4 and entry["parameters"]["scale"] == 0.001 and entry["dataset"] == "synthetic"
     assert summary["machine"]["python"] == platform.python_version()
     assert (out / "01-tiny.ipynb").exists()
     printed = capsys.readouterr().out
@@ -189,7 +191,7 @@ def test_a_sweep_resumed_on_other_data_or_changed_code_recomputes_its_runs(tmp_p
 
     def sweep_on(home: Path, **kwargs) -> sweep.SweepResult:
         monkeypatch.setenv("EMBEDLIB_DATA", str(home))
-        lesson = runner.load_lesson(path)
+        lesson = course.load_lesson(path)
         return sweep.run_sweep(lesson, {"n": [2]}, out, progress=False, echo=said.append, **kwargs)
 
     first = sweep_on(write_small(tmp_path / "a").parent)
@@ -212,7 +214,7 @@ def test_a_sweep_cannot_recurse_or_write_into_the_lessons_folder(lessons, tmp_pa
     path = write_tiny(tmp_path / "recursive", "01-recursive", RECURSIVE_PARAMETERS, RECURSIVE_BODY)
     inner = tmp_path / "inner"
     result = sweep.run_sweep(
-        runner.load_lesson(path),
+        course.load_lesson(path),
         {"recurse": [True]},
         tmp_path / "outer",
         base_params={"me": str(path), "out": str(inner)},
@@ -231,17 +233,17 @@ def test_sweep_refuses_bad_values_and_big_grids_before_running(lessons, tmp_path
     assert cli.main(["sweep", "01", "-p", "n", "1", "two", "--output-dir", str(out)]) == 2
     assert "parameter 'n' must be of type int" in capsys.readouterr().err and not out.exists()
     with pytest.raises(ParameterError, match="This sweep has 30 runs .*--yes"):
-        sweep.run_sweep(lessons[0], {"n": list(range(30))}, out)
+        sweep.run_sweep(lessons[0], {"n": list(range(1, 31))}, out)
     assert not out.exists()
 
 
 def test_the_test_split_table_lists_what_a_lesson_recorded():
-    plain = runner.RunResult("02-dot-product-model", "a.ipynb", {}, metrics={"val_rmse": 1.05})
-    assert runner.format_test_split([plain]) is None
-    biases = runner.RunResult(
+    plain = execute.RunResult("02-dot-product-model", "a.ipynb", {}, metrics={"val_rmse": 1.05})
+    assert cli.format_test_split([plain]) is None
+    biases = execute.RunResult(
         "03-biases", "b.ipynb", {}, metrics={"val_rmse": 0.86, "test_rmse_bias_model": 0.85, "test_rmse_dot": 1.04}
     )
-    table = runner.format_test_split([plain, biases])
+    table = cli.format_test_split([plain, biases])
     assert table.splitlines() == [
         "Test-split RMSE recorded by 03-biases (rows nobody tuned on):",
         "  bias model  0.8500",
@@ -254,75 +256,99 @@ def test_in_place_keeps_the_lesson_when_a_run_fails_and_cleans_it_when_it_succee
     folder = tmp_path / "lessons"
     path = write_tiny(folder, "01-tiny", TINY_PARAMETERS.replace("fail = False", "fail = True"))
     before = path.read_text()
-    (failed,) = runner.run_lessons(runner.find_lessons(folder), {}, tmp_path / "out", in_place=True, progress=False)
+    (failed,) = execute.run_lessons(course.find_lessons(folder), {}, tmp_path / "out", in_place=True, progress=False)
     assert not failed.ok and path.read_text() == before
     write_tiny(folder, "01-tiny", TINY_PARAMETERS, "import sys\nprint('noise', file=sys.stderr)\n" + TINY_BODY)
-    (done,) = runner.run_lessons(runner.find_lessons(folder), {}, tmp_path / "out", in_place=True, progress=False)
+    (done,) = execute.run_lessons(course.find_lessons(folder), {}, tmp_path / "out", in_place=True, progress=False)
     assert done.ok and done.notebook == str(path)
     committed = nbformat.read(path, as_version=4)
     assert "papermill" not in committed.metadata
     assert all("execution" not in c.metadata and "papermill" not in c.metadata for c in committed.cells)
     assert not [o for c in committed.cells for o in c.get("outputs", []) if o.get("name") == "stderr"]
-    assert runner.load_lesson(path).defaults["n"] == 3
+    assert course.load_lesson(path).defaults["n"] == 3
 
 
-TIMED_PARAMETERS = "pause = 3.0"
-TIMED_BODY = """import time
-import embedlib
-began = time.time()
-time.sleep(pause)
-embedlib.record_metrics(began=began, ended=time.time())"""
+def test_lessons_that_may_share_the_machine_run_together_and_one_that_times_things_runs_after_them(tmp_path):
+    names = ("01-first", "02-timed", "03-third", "04-fourth")
+    lessons = [
+        course.Lesson(n, tmp_path / f"{n}.ipynb", n, {}, runs_alone="it times" if "timed" in n else None) for n in names
+    ]
+    first, timed, third, fourth = lessons
+    assert execute.schedule(lessons, 2) == [[first, third, fourth], [timed]]
+    assert execute.schedule(lessons, 1) == [[lesson] for lesson in lessons]
+    assert execute.schedule([timed], 2) == [[timed]]
 
 
-def test_lessons_run_side_by_side_and_one_that_times_things_runs_by_itself(tmp_path, capsys):
+class CountingExecutor:
+    """Runs each call at once in this thread, keeping it "running" until the loop asks for the next finished one."""
+
+    def __init__(self) -> None:
+        self.running, self.most_at_once, self.order = 0, 0, []
+
+    def submit(self, function, item):
+        from concurrent.futures import Future
+
+        self.running += 1
+        self.most_at_once = max(self.most_at_once, self.running)
+        self.order.append(item)
+        future = Future()
+        future.set_result(function(item))
+        future.add_done_callback(lambda _: None)
+        return future
+
+
+def test_run_each_never_has_more_than_at_once_items_running_and_starts_the_rest_in_order():
+    executor = CountingExecutor()
+    seen = []
+    for item, future in execute.run_each(executor, lambda x: x * 10, range(7), at_once=3):
+        executor.running -= 1  # the loop has taken this one back: its slot is free
+        seen.append((item, future.result()))
+    assert executor.most_at_once == 3 and executor.order == list(range(7))
+    assert sorted(seen) == [(i, i * 10) for i in range(7)]
+    with pytest.raises(ValueError, match="at_once"):
+        next(execute.run_each(executor, abs, [1], at_once=0))
+
+
+def test_run_all_with_two_jobs_reports_the_groups_and_keeps_the_lessons_order(tmp_path, capsys):
     folder = tmp_path / "lessons"
     for name in ("01-first", "02-second", "03-timed"):
-        write_tiny(folder, name, TIMED_PARAMETERS, TIMED_BODY, title=name)
+        write_tiny(folder, name, "n = 1", "import embedlib\nembedlib.record_metrics(val_rmse=float(n))", title=name)
     timed = nbformat.read(folder / "03-timed.ipynb", as_version=4)
     timed.metadata["embedlib"] = {"runs_alone": "it times a pause"}
     nbformat.write(timed, folder / "03-timed.ipynb")
-    assert (
-        cli.main(["run", "--all", "--jobs", "2", "--lessons-dir", str(folder), "--output-dir", str(tmp_path / "o")])
-        == 0
-    )
+    argv = ["run", "--all", "--jobs", "2", "--lessons-dir", str(folder), "--output-dir", str(tmp_path / "o")]
+    assert cli.main(argv) == 0
     printed = capsys.readouterr().out
     assert "03-timed: 03-timed (by itself: it times a pause)" in printed
-    assert "wall clock: " in printed and "2 lessons at a time, so the seconds above add up to more" in printed
+    assert "running these 2 lessons 2 at a time" in printed
+    assert "2 lessons at a time, so the seconds above add up to more" in printed
     summary = json.loads((tmp_path / "o" / "summary.json").read_text())
     assert [entry["lesson"] for entry in summary["lessons"]] == ["01-first", "02-second", "03-timed"]
-    assert summary["jobs"] == 2 and summary["wall_seconds"] > 0
-    span = {entry["lesson"]: (entry["metrics"]["began"], entry["metrics"]["ended"]) for entry in summary["lessons"]}
-    first, second, alone = span["01-first"], span["02-second"], span["03-timed"]
-    assert first[0] < second[1] and second[0] < first[1], f"01 and 02 did not overlap: {span}"
-    assert alone[0] >= max(first[1], second[1]), f"03 ran beside another lesson: {span}"
+    assert summary["jobs"] == 2 and all(entry["status"] == "ok" for entry in summary["lessons"])
 
 
-def test_one_job_runs_lessons_one_after_another_and_a_bad_count_is_refused(tmp_path, capsys, monkeypatch):
+def test_a_bad_count_of_jobs_is_refused_and_the_default_honours_cpu_quotas(tmp_path, capsys, monkeypatch):
     folder = tmp_path / "lessons"
-    for name in ("01-first", "02-second"):
-        write_tiny(folder, name, "pause = 0.5", TIMED_BODY, title=name)
-    results = runner.run_lessons(runner.find_lessons(folder), {}, tmp_path / "o", progress=False, echo=None, jobs=1)
-    (first, second) = ((r.metrics["began"], r.metrics["ended"]) for r in results)
-    assert first[1] <= second[0]
+    write_tiny(folder, "01-first", "n = 1", "pass")
     assert cli.main(["run", "--all", "--jobs", "0", "--lessons-dir", str(folder)]) == 2
     assert "jobs must be a positive integer" in capsys.readouterr().err
     import joblib
 
     for cpus, jobs in ((1, 1), (2, 2), (16, 2)):
         monkeypatch.setattr(joblib, "cpu_count", lambda cpus=cpus, **_: cpus)
-        assert runner.default_jobs() == jobs
+        assert execute.default_jobs() == jobs
 
 
 def test_the_lesson_that_times_training_is_the_one_that_runs_alone():
-    course = Path(__file__).resolve().parents[1] / "lessons"
-    alone = {lesson.name for lesson in runner.find_lessons(course) if lesson.runs_alone}
+    folder = Path(__file__).resolve().parents[1] / "lessons"
+    alone = {lesson.name for lesson in course.find_lessons(folder) if lesson.runs_alone}
     assert alone == {"06-fast-training"}
 
 
 def test_the_ranking_table_lists_what_a_lesson_recorded_best_first():
-    plain = runner.RunResult("03-biases", "a.ipynb", {}, metrics={"val_rmse": 0.86})
-    assert runner.format_ranking([plain]) is None
-    ranked = runner.RunResult(
+    plain = execute.RunResult("03-biases", "a.ipynb", {}, metrics={"val_rmse": 0.86})
+    assert cli.format_ranking([plain]) is None
+    ranked = execute.RunResult(
         "07-ranking",
         "b.ipynb",
         {},
@@ -335,23 +361,71 @@ def test_the_ranking_table_lists_what_a_lesson_recorded_best_first():
             "ranking_coverage_implicit": 0.083,
         },
     )
-    lines = runner.format_ranking([plain, ranked]).splitlines()
+    lines = cli.format_ranking([plain, ranked]).splitlines()
     assert lines[0].startswith("Top-10 lists recorded by 07-ranking")
     assert lines[2].split() == ["implicit", "0.1180", "0.1230", "0.0830"]
     assert lines[3].split() == ["popularity", "0.0870", "0.0820", "0.0120"]
 
 
 @pytest.mark.parametrize(
-    "name, value",
-    [("train_frac", 1.0), ("k", 0), ("n_seeds", 0), ("ann_items", -5), ("rating_epochs", 0), ("weight_decay", -1e-4)],
+    ("comment", "inside", "outside"),
+    [
+        ("# >= 1: at most", [1, 10**9], [0, -3, 0.5, True]),
+        ("# > 0", [1e-9, 3], [0, -1]),
+        ("# in (0, 1): a share", [0.5, 1e-6], [0, 1, 1.5]),
+        ("# in [0, 1): dropout", [0, 0.99], [1, -0.1]),
+        ("# in [0, 4294967295]", [0, 4294967295], [-1, 4294967296]),
+        ("#<= 5", [5, -100], [5.5]),
+        ("# each >= 2: sizes", [[2, 3], []], [[1, 2], 3]),
+        ("# in [1_000, inf)", [1000, 10**12], [999]),
+    ],
 )
-def test_lesson_7s_parameters_are_range_checked(tmp_path, name, value):
-    lesson = runner.Lesson(
-        "07-x", tmp_path / "07-x.ipynb", "x", {"train_frac": 0.8, "k": 10, "n_seeds": 3, "ann_items": 100,
-                                               "rating_epochs": 30, "weight_decay": 5e-5}
-    )  # fmt: skip
-    with pytest.raises(ParameterError, match=name):
-        runner.check_parameters(lesson, {name: value})
+def test_a_range_in_a_parameters_comment_is_read_and_enforced(comment, inside, outside):
+    allowed = course.Range.parse(comment)
+    assert allowed is not None
+    assert all(v in allowed for v in inside), [v for v in inside if v not in allowed]
+    assert not any(v in allowed for v in outside), [v for v in outside if v in allowed]
+    assert course.Range.parse(f"# {allowed}") == allowed  # printed as it is written
+
+
+@pytest.mark.parametrize("comment", ["", "# at most; early stopping", "# or 'synthetic'", "# >= one"])
+def test_a_comment_without_a_range_declares_none(comment):
+    assert course.Range.parse(comment) is None
+
+
+COMMITTED = sorted((Path(__file__).resolve().parents[1] / "lessons").glob("[0-9]*.ipynb"))
+
+
+@pytest.mark.parametrize("path", COMMITTED, ids=lambda p: p.stem[:2])
+def test_every_number_a_lesson_takes_has_a_declared_range_its_default_is_in_and_that_is_enforced(path):
+    lesson = course.load_lesson(path)
+    for name, default in lesson.defaults.items():
+        numeric = isinstance(default, (int, float)) and not isinstance(default, bool)
+        numbers = isinstance(default, list) and all(isinstance(v, (int, float)) for v in default)
+        if not (numeric or numbers):
+            continue
+        assert name in lesson.ranges, f"{lesson.name}: {name} declares no range (e.g. `{name} = ...  # >= 1: ...`)"
+        allowed = lesson.ranges[name]
+        assert default in allowed, f"{lesson.name}: the default {name}={default!r} is outside {allowed}"
+        if allowed.low > -math.inf:
+            outside = allowed.low - 1 if allowed.low_included else allowed.low
+        else:
+            outside = allowed.high + 1 if allowed.high_included else allowed.high
+        kind = type(default[0] if numbers and default else default)
+        bad = [kind(outside)] if numbers else kind(outside)
+        with pytest.raises(ParameterError, match=f"parameter '{name}' must be"):
+            course.check_parameters(lesson, {name: bad})
+
+
+def test_out_of_range_values_are_refused_before_any_kernel_starts(monkeypatch, capsys, tmp_path):
+    started = []
+    monkeypatch.setattr(execute, "execute_lesson", lambda *a, **k: started.append(a))
+    folder = Path(__file__).resolve().parents[1] / "lessons"
+    for name, value in (("min_ratings", "-5"), ("weight_decay", "-1"), ("test_frac", "1.5"), ("fast_epochs", "0")):
+        argv = ["run", "03", "-p", name, value, "--lessons-dir", str(folder), "--output-dir", str(tmp_path / name)]
+        assert cli.main(argv) == 2
+        assert f"parameter '{name}' must be" in capsys.readouterr().err
+    assert started == [] and not list(tmp_path.iterdir())
 
 
 def test_a_sweep_starts_as_many_runs_at_once_as_embedlib_run_not_one_per_host_core(lessons, tmp_path, monkeypatch):
@@ -359,14 +433,45 @@ def test_a_sweep_starts_as_many_runs_at_once_as_embedlib_run_not_one_per_host_co
 
     started = {}
 
-    class Recorder:  # stands in for the process pool: records its size, then stops the sweep
-        def __init__(self, max_workers, mp_context):
-            started["workers"] = max_workers
-            raise RuntimeError("stop here")
+    def recorder(workers):  # stands in for the process pool: records its size, then stops the sweep
+        started["workers"] = workers
+        raise RuntimeError("stop here")
 
     monkeypatch.setattr(joblib, "cpu_count", lambda **_: 2)  # a container with 2 CPUs on a 16-core host
     monkeypatch.setattr(os, "cpu_count", lambda: 16)
-    monkeypatch.setattr(sweep, "ProcessPoolExecutor", Recorder)
+    monkeypatch.setattr(sweep, "process_pool", recorder)
     with pytest.raises(RuntimeError, match="stop here"):
         sweep.run_sweep(lessons[0], {"n": [1, 2, 3, 4]}, tmp_path / "out", progress=False, echo=None)
     assert started["workers"] == 2
+
+
+def test_a_sweep_marks_each_runs_kernel_not_this_process(lessons, tmp_path, monkeypatch):
+    # The mark used to be set in os.environ around each run: racy when one process runs several (a Dask worker's
+    # threads). Now it goes to the run's own kernel only.
+    from concurrent.futures import ThreadPoolExecutor
+
+    calls = []
+
+    def fake_execute(lesson, params, output, *, progress, kernel_environment):
+        calls.append((output.stem, dict(kernel_environment), os.environ.get(sweep.SWEEP_RUN_ENV)))
+        return execute.RunResult(lesson.name, str(output), params, "ok", metrics={"val_rmse": 1.0})
+
+    monkeypatch.setattr(sweep, "execute_lesson", fake_execute)
+    with ThreadPoolExecutor(2) as threads:
+        sweep.run_sweep(lessons[0], {"n": [1, 2, 3]}, tmp_path / "out", executor=threads, progress=False, echo=None)
+    assert len(calls) == 3
+    assert all(marks == {sweep.SWEEP_RUN_ENV: name} and here is None for name, marks, here in calls)
+
+
+@pytest.mark.synthetic_runs  # real kernels: CI runs it beside the other shard
+def test_each_sweep_run_sees_its_own_mark_in_its_kernel(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    body = "import os, embedlib\nembedlib.record_metrics(val_rmse=float(n), mark=os.environ.get('EMBEDLIB_SWEEP_RUN'))"
+    path = write_tiny(tmp_path / "marks", "01-marks", "n = 1  # >= 0", body)
+    with ThreadPoolExecutor(2) as threads:
+        result = sweep.run_sweep(
+            course.load_lesson(path), {"n": [1, 2]}, tmp_path / "out", executor=threads, progress=False, echo=None
+        )
+    assert (result.table["mark"] == result.table["run"]).all(), result.table[["run", "mark"]]
+    assert sweep.SWEEP_RUN_ENV not in os.environ

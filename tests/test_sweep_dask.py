@@ -31,9 +31,17 @@ def test_a_two_run_sweep_runs_on_a_local_cluster_of_processes(tmp_path, capsys):
     assert len(worker_pids) == 2 and os.getpid() not in worker_pids  # worker processes, not threads of this one
 
 
-def test_an_unreachable_scheduler_is_a_clear_error(tmp_path, capsys):
+def test_an_unreachable_scheduler_is_a_clear_error(tmp_path, capsys, monkeypatch):
+    asked = {}
+
+    def no_scheduler(address, timeout):  # what distributed.Client raises once its timeout has passed
+        asked.update(address=address, timeout=timeout)
+        raise OSError(f"Timed out trying to connect to {address} after {timeout}")
+
+    monkeypatch.setattr(distributed, "Client", no_scheduler)
     code = cli.main(
         ["sweep", "02", "-p", "epochs", "1", "--scheduler", "tcp://127.0.0.1:1", "--output-dir", str(tmp_path)]
     )
     assert code == 2
-    assert "No Dask scheduler answered at 'tcp://127.0.0.1:1'" in capsys.readouterr().err
+    assert "No Dask scheduler answered at 'tcp://127.0.0.1:1': Timed out" in capsys.readouterr().err
+    assert asked == {"address": "tcp://127.0.0.1:1", "timeout": "10s"} and not (tmp_path / "runs").exists()

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from readme_route import ROOT, clean_env
 
-from embedlib import runner
+from embedlib import course
 
 from helpers import small_params_for
 
@@ -32,10 +32,10 @@ RUN_ALL = """
 import json, sys
 from pathlib import Path
 import nbformat, papermill
-from embedlib import runner
-lessons = runner.find_lessons(Path(sys.argv[1]))
-results = runner.run_lessons(lessons, json.loads(sys.argv[2]), Path(sys.argv[3]), progress=False)
-print(runner.format_table(results))
+from embedlib import cli, course, execute
+lessons = course.find_lessons(Path(sys.argv[1]))
+results = execute.run_lessons(lessons, json.loads(sys.argv[2]), Path(sys.argv[3]), progress=False)
+print(cli.format_table(results))
 probe = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import keras; print(keras.config.backend())")])
 probe.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
 nbformat.write(probe, Path(sys.argv[3]) / "probe.ipynb")
@@ -63,7 +63,7 @@ def test_the_backend_dependent_lessons_run_on_the_tensorflow_backend(wheel_venv,
     lessons.mkdir()
     for lesson in tf_lessons():
         shutil.copy(lesson, lessons / lesson.name)
-    small = small_params_for(runner.find_lessons(lessons))
+    small = small_params_for(course.find_lessons(lessons))
     out = tmp_path / "out"
     home = tmp_path / "home"
     home.mkdir()
