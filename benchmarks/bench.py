@@ -48,7 +48,8 @@ ROWWISE_32 = "row-wise lazy Adam, batch 32"
 FAST = "row-wise fast"
 BEST = "row-wise best (3 seeds)"
 # Per-rating L2 and no dropout: the regularisation of Koren et al. (2009) and scikit-surprise.
-PER_RATING = {"model": "bias", "user_dropout": 0.0, "movie_dropout": 0.0, "optimizer": "adagrad", "l2": 0.05}
+PER_RATING = {"model": "bias", "user_dropout": 0.0, "movie_dropout": 0.0, "optimizer": "adagrad",
+              "per_rating_weight_decay": 0.05}  # fmt: skip
 CASES = [
     Case("global mean", "floor", "predict the training mean"),
     Case("biases only", "floor", "mean + user bias + movie bias, regularised ALS"),
@@ -90,7 +91,7 @@ CASES = [
             "batch_size": 1024,
             "learning_rate": 0.01,
             "patience": 2,
-            "l2": 1e-5,
+            "weight_decay": 1e-5,
             "steps_per_execution": 8,
         },
     ),
@@ -122,7 +123,7 @@ CASES = [
             "epochs": 40,
             "batch_size": 256,
             "learning_rate": 0.005,
-            "l2": 0.1,
+            "per_rating_weight_decay": 0.1,
             "patience": 3,
             "optimizer": "adam",
         },
@@ -205,12 +206,11 @@ def _build(s: dict, prep, seed: int):
 
     if s["model"] == "bias":
         dropout = {k: s[k] for k in ("user_dropout", "movie_dropout") if k in s}
-        l2 = s.get("l2", 0.0) if s.get("optimizer") is None else 0.0  # row-wise L2 is per rating, not the layers'
         return dot_with_bias(
             prep.n_users,
             prep.n_movies,
             embedding_dim=s["embedding_dim"],
-            l2=l2,
+            weight_decay=s.get("weight_decay", 0.0),
             rating_range=prep.rating_range,
             seed=seed,
             **dropout,
@@ -251,7 +251,7 @@ def _fit_model(case: Case, prep, seed: int, quick: bool) -> dict:
                 model,
                 prep,
                 optimizer=s["optimizer"],
-                l2=s.get("l2", 0.0),
+                per_rating_weight_decay=s.get("per_rating_weight_decay", 0.0),
                 patience=s["patience"],
                 seed=model_seed,
                 verbose=False,

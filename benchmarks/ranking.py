@@ -72,7 +72,7 @@ def run_ranking_benchmark(
 
     def bias_model():
         model = models.dot_with_bias(
-            prep.n_users, prep.n_movies, l2=1e-4, rating_range=prep.rating_range, seed=seeds[0]
+            prep.n_users, prep.n_movies, weight_decay=1e-4, rating_range=prep.rating_range, seed=seeds[0]
         )
         training.fit(model, prep, epochs=2 if quick else 30, batch_size=1024, learning_rate=0.003, verbose=False)
         return ranking.model_scorer(model)
@@ -88,7 +88,7 @@ def run_ranking_benchmark(
     valid_split = _validation_split(data)
 
     def implicit_model(on, seed: int, settings: dict):
-        shape = {name: settings[name] for name in ("embedding_dim", "l2")}
+        shape = {name: settings[name] for name in ("embedding_dim", "weight_decay")}
         training_settings = {name: settings[name] for name in ("epochs", "batch_size", "learning_rate")}
         model = retrieval.InBatchSoftmaxModel(
             on.n_users, on.n_movies, movie_counts=on.movie_counts(), seed=seed, **shape
@@ -117,12 +117,12 @@ def run_ranking_benchmark(
 # the same rule (each user's last 20% of their training ratings held out), the best by NDCG@10 refitted on the whole
 # training part and scored on the test part, which no choice ever saw.
 KERAS_GRID = [
-    {"embedding_dim": d, "l2": l2, "epochs": 15, "batch_size": bs, "learning_rate": lr}
+    {"embedding_dim": d, "weight_decay": wd, "epochs": 15, "batch_size": bs, "learning_rate": lr}
     for d in (32, 64)
-    for l2 in (5e-5, 1e-4)
+    for wd in (5e-5, 1e-4)
     for bs, lr in ((512, 0.005), (1024, 0.01))
 ]
-QUICK_KERAS_GRID = [{"embedding_dim": 8, "l2": 1e-4, "epochs": 2, "batch_size": 512, "learning_rate": 0.005}]
+QUICK_KERAS_GRID = [{"embedding_dim": 8, "weight_decay": 1e-4, "epochs": 2, "batch_size": 512, "learning_rate": 0.005}]
 # The implicit library's defaults (100 factors; ALS regularization 0.01, alpha 1; BPR learning rate 0.01) are in the grids.
 ALS_GRID = [
     {"factors": f, "regularization": r, "alpha": a}

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from embedlib import data as data_module
 from embedlib import execute
+from embedlib.checks import check_count
 from embedlib.course import ParameterError, find_lessons, lessons_dir, parse_value, select_lessons
 from embedlib.execute import RunResult
 
@@ -68,6 +69,14 @@ def format_ranking(results: list[RunResult]) -> str | None:
             shown = [f"{v:.4f}" if isinstance(v, float) else "-" for v in (ndcg[name], recall, cover)]
             lines.append(f"  {name:<{width}}  {shown[0]:>7}  {shown[1]:>9}  {shown[2]:>8}")
     return "\n".join(lines) or None
+
+
+def _count(text: str) -> int:
+    """An argparse type: a positive whole number, or a usage error that says so."""
+    try:
+        return check_count("value", int(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive whole number, got {text!r}") from None
 
 
 def _overrides(pairs: list[list[str]] | None, files: list[str] | None) -> dict:
@@ -209,7 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-progress", action="store_true", help="no per-cell progress bar")
     run.add_argument(
         "--jobs",
-        type=int,
+        type=_count,
         default=None,
         metavar="N",
         help="lessons run at once, each in its own kernel; a lesson that times things runs by itself after the "
@@ -229,9 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="a parameter and the values to try",
     )
     sweep.add_argument("-f", "--param-file", action="append", help="YAML file of fixed parameters for every run")
-    sweep.add_argument("--repeat", type=int, default=1, help="runs per grid point, each with its own seed")
+    sweep.add_argument("--repeat", type=_count, default=1, help="runs per grid point, each with its own seed")
     sweep.add_argument(
-        "--workers", type=int, default=None, help="runs at once (default: as for `run`, two where two CPUs are free)"
+        "--workers", type=_count, default=None, help="runs at once (default: as for `run`, two where two CPUs are free)"
     )
     sweep.add_argument("--output-dir", default="sweep-output", help="where runs go (default: %(default)s)")
     sweep.add_argument("--yes", action="store_true", help="allow a large grid")

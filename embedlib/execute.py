@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from embedlib.checks import check_count
 from embedlib.course import Lesson, ParameterError, check_overrides
 from embedlib.environment import describe_machine, write_atomic
 from embedlib.record import read_records
@@ -168,8 +169,7 @@ def run_each(
 
     An item is submitted only when a slot is free (none is queued ahead), so after Ctrl-C no further item starts.
     """
-    if at_once < 1:
-        raise ValueError(f"`at_once` must be a positive integer. Received: at_once={at_once!r}.")
+    check_count("at_once", at_once)
     waiting, running = list(items), {}
     while waiting or running:
         while waiting and len(running) < at_once:
@@ -247,8 +247,7 @@ def run_lessons(
     echo = echo or (lambda _line: None)
     if in_place and overrides:
         raise ParameterError("--in-place regenerates the committed notebooks with their defaults: drop -p and -f.")
-    if jobs < 1:
-        raise ParameterError(f"jobs must be a positive integer (lessons run at once). Received: jobs={jobs!r}.")
+    check_count("jobs", jobs)
     output_dir.mkdir(parents=True, exist_ok=True)
     finished: dict[str, RunResult] = {}
     started, clock = time.strftime("%Y-%m-%dT%H:%M:%S"), time.perf_counter()

@@ -78,7 +78,7 @@ class PCAResult:
     explained_variance_ratio: np.ndarray
 
 
-def pca(matrix: np.ndarray, n_components: int | None = None, center: bool = False) -> PCAResult:
+def pca(matrix: np.ndarray, *, n_components: int | None = None, center: bool = False) -> PCAResult:
     """Principal components by SVD. Uncentred by default, as in the tutorial (scikit-learn's PCA always centres)."""
     x = np.asarray(matrix, dtype="float64")
     if center:
@@ -97,13 +97,15 @@ def movie_stats(prep: Prepared, movies: pd.DataFrame) -> pd.DataFrame:
     return table.join(stats)[["title", "genres", "year", "mean_rating", "n_ratings"]]
 
 
-def extremes(table: pd.DataFrame, column: str, n: int = 10, min_ratings: int = 20) -> tuple[pd.DataFrame, pd.DataFrame]:
+def extremes(
+    table: pd.DataFrame, column: str, *, n: int = 10, min_ratings: int = 20
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The ``n`` lowest and ``n`` highest rows on ``column`` among movies rated more than ``min_ratings`` times."""
     popular = table[table["n_ratings"] > min_ratings].sort_values(column)
     return popular.head(n), popular.tail(n).iloc[::-1]
 
 
-def correlations_with(table: pd.DataFrame, column: str = "PC1", min_ratings: int = 20) -> pd.Series:
+def correlations_with(table: pd.DataFrame, column: str = "PC1", *, min_ratings: int = 20) -> pd.Series:
     """Pearson correlation of ``column`` with mean rating, log number of ratings, year and each genre (0/1)."""
     popular = table[table["n_ratings"] > min_ratings]
     features = pd.DataFrame(
@@ -119,7 +121,7 @@ def correlations_with(table: pd.DataFrame, column: str = "PC1", min_ratings: int
     return corr.sort_values(key=np.abs, ascending=False).rename(f"correlation with {column}")
 
 
-def similar_movies(vectors: pd.DataFrame, stats: pd.DataFrame, movie_id: int, n: int = 10) -> pd.DataFrame:
+def similar_movies(vectors: pd.DataFrame, stats: pd.DataFrame, movie_id: int, *, n: int = 10) -> pd.DataFrame:
     """The ``n`` movies whose vectors have the highest cosine similarity to ``movie_id``'s (itself excluded)."""
     if movie_id not in vectors.index:
         raise KeyError(f"movieId {movie_id} has no embedding: it is not among the {len(vectors):,} rated movies.")
@@ -128,7 +130,7 @@ def similar_movies(vectors: pd.DataFrame, stats: pd.DataFrame, movie_id: int, n:
     return stats.loc[best.index, ["title", "genres", "mean_rating", "n_ratings"]].assign(cosine=best)
 
 
-def recommend(model: keras.Model, prep: Prepared, stats: pd.DataFrame, user_id: int, n: int = 10) -> pd.DataFrame:
+def recommend(model: keras.Model, prep: Prepared, stats: pd.DataFrame, user_id: int, *, n: int = 10) -> pd.DataFrame:
     """Top-``n`` movies for ``user_id`` by predicted rating, excluding every movie the user rated (train or valid).
 
     Returned with real movieIds as the index, never dense indices.

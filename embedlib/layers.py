@@ -5,15 +5,9 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from embedlib.checks import check_count
+
 __all__ = ["ScaledSigmoid", "SimpleEmbedding"]
-
-
-def _positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(
-            f"`{name}` must be a positive integer. Received: {name}={value!r} (of type {type(value).__name__})."
-        )
-    return value
 
 
 @keras.saving.register_keras_serializable(package="embedlib")
@@ -34,8 +28,8 @@ class SimpleEmbedding(keras.layers.Layer):
         self, input_dim: int, output_dim: int, embeddings_initializer="uniform", embeddings_regularizer=None, **kwargs
     ) -> None:
         super().__init__(**kwargs)
-        self.input_dim = _positive_int("input_dim", input_dim)
-        self.output_dim = _positive_int("output_dim", output_dim)
+        self.input_dim = check_count("input_dim", input_dim)
+        self.output_dim = check_count("output_dim", output_dim)
         self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
         self.embeddings_regularizer = keras.regularizers.get(embeddings_regularizer)
 

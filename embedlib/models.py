@@ -5,7 +5,8 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from embedlib.layers import ScaledSigmoid, _positive_int
+from embedlib.checks import check_count
+from embedlib.layers import ScaledSigmoid
 
 __all__ = ["dot_with_bias", "simple_dot"]
 
@@ -19,11 +20,17 @@ def _inputs() -> tuple[keras.KerasTensor, keras.KerasTensor]:
 
 
 def _embedding(
-    layer_class, rows: int, dim: int, init_range: tuple[float, float], seed: int | None, name: str, l2: float = 0.0
+    layer_class,
+    rows: int,
+    dim: int,
+    init_range: tuple[float, float],
+    seed: int | None,
+    name: str,
+    weight_decay: float = 0.0,
 ):
     low, high = init_range
     init = keras.initializers.RandomUniform(minval=low, maxval=high, seed=seed)
-    penalty = keras.regularizers.L2(l2) if l2 else None
+    penalty = keras.regularizers.L2(weight_decay) if weight_decay else None
     return layer_class(rows, dim, embeddings_initializer=init, embeddings_regularizer=penalty, name=name)
 
 
@@ -39,7 +46,7 @@ def simple_dot(
     *,
     embedding_dim: int = 64,
     init_range: tuple[float, float] = (0.0, 0.05),
-    l2: float = 0.0,
+    weight_decay: float = 0.0,
     embedding_layer: type[keras.layers.Layer] = layers.Embedding,
     seed: int | None = None,
 ) -> keras.Model:
@@ -49,17 +56,20 @@ def simple_dot(
         n_users, n_movies: how many ids were encoded; the tables get one more row (row 0 is reserved).
         embedding_dim: length of each vector.
         init_range: the uniform range the vectors start in; [0, 0.05] as in the tutorial.
-        l2: L2 penalty (weight decay) on the user and movie vectors; 0 in the tutorial.
+        weight_decay: L2 penalty on the user and movie tables (a Keras regulariser: the whole tables' squared sum,
+            added to every step's loss); 0 in the tutorial.
         embedding_layer: the lookup layer class, e.g. ``keras.layers.Embedding`` or ``SimpleEmbedding``.
         seed: seeds the initialisers, for reproducible runs.
     """
     for name, value in (("n_users", n_users), ("n_movies", n_movies), ("embedding_dim", embedding_dim)):
-        _positive_int(name, value)
+        check_count(name, value)
     user, movie = _inputs()
-    u = _embedding(embedding_layer, n_users + 1, embedding_dim, init_range, _seed(seed, 0), "user_embedding", l2)(user)
-    m = _embedding(embedding_layer, n_movies + 1, embedding_dim, init_range, _seed(seed, 1), "movie_embedding", l2)(
-        movie
-    )
+    u = _embedding(
+        embedding_layer, n_users + 1, embedding_dim, init_range, _seed(seed, 0), "user_embedding", weight_decay
+    )(user)
+    m = _embedding(
+        embedding_layer, n_movies + 1, embedding_dim, init_range, _seed(seed, 1), "movie_embedding", weight_decay
+    )(movie)
     rating = layers.Dot(axes=1, name="dot")([u, m])
     return keras.Model({"user": user, "movie": movie}, rating, name="simple_dot")
 
@@ -70,7 +80,7 @@ def dot_with_bias(
     *,
     embedding_dim: int = 64,
     init_range: tuple[float, float] = (0.0, 0.05),
-    l2: float = 0.0,
+    weight_decay: float = 0.0,
     embedding_layer: type[keras.layers.Layer] = layers.Embedding,
     seed: int | None = None,
     user_dropout: float = 0.3,
@@ -85,14 +95,16 @@ def dot_with_bias(
         The other arguments are as for ``simple_dot``.
     """
     for name, value in (("n_users", n_users), ("n_movies", n_movies), ("embedding_dim", embedding_dim)):
-        _positive_int(name, value)
+        check_count(name, value)
     _check_rate("user_dropout", user_dropout)
     _check_rate("movie_dropout", movie_dropout)
     user, movie = _inputs()
-    u = _embedding(embedding_layer, n_users + 1, embedding_dim, init_range, _seed(seed, 0), "user_embedding", l2)(user)
-    m = _embedding(embedding_layer, n_movies + 1, embedding_dim, init_range, _seed(seed, 1), "movie_embedding", l2)(
-        movie
-    )
+    u = _embedding(
+        embedding_layer, n_users + 1, embedding_dim, init_range, _seed(seed, 0), "user_embedding", weight_decay
+    )(user)
+    m = _embedding(
+        embedding_layer, n_movies + 1, embedding_dim, init_range, _seed(seed, 1), "movie_embedding", weight_decay
+    )(movie)
     u = layers.Dropout(user_dropout, seed=_seed(seed, 2), name="user_dropout")(u)
     m = layers.Dropout(movie_dropout, seed=_seed(seed, 3), name="movie_dropout")(m)
     user_bias = _embedding(embedding_layer, n_users + 1, 1, init_range, _seed(seed, 4), "user_bias")(user)

@@ -323,7 +323,7 @@ def plot_norm_vs_popularity(
 
 
 def plot_rank_frequency(
-    ratings: pd.DataFrame, by: str = "movieId", *, ax: plt.Axes | None = None, **kwargs
+    ratings: pd.DataFrame, *, by: str = "movieId", ax: plt.Axes | None = None, **kwargs
 ) -> plt.Axes:
     """Number of ratings of each user or movie against its rank (both log): the long tail without binning gaps."""
     ax = _ax(ax)
@@ -345,8 +345,8 @@ def plot_rank_frequency(
 def plot_exploration(
     results: pd.DataFrame,
     param: str,
-    metric: str = "val_rmse",
     *,
+    metric: str = "val_rmse",
     ax: plt.Axes | None = None,
     xlabel: str | None = None,
     ylabel: str = "validation RMSE (stars, lower is better)",
@@ -379,7 +379,7 @@ def plot_exploration(
     return ax
 
 
-def plot_sweep(results: pd.DataFrame, params: list[str], metric: str = "val_rmse") -> plt.Figure:
+def plot_sweep(results: pd.DataFrame, params: list[str], *, metric: str = "val_rmse") -> plt.Figure:
     """``metric`` against each swept parameter: mean over runs, with the spread (standard deviation) as error bars."""
     ok = results[results["status"] == "ok"]
     fig, axes = plt.subplots(1, len(params), figsize=(5 * len(params), 4), squeeze=False)

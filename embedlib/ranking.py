@@ -21,9 +21,9 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from embedlib.checks import check_count
 from embedlib.data import Dataset
 from embedlib.dataset import RatingScale
-from embedlib.layers import _positive_int
 from embedlib.prepare import IdEncoder, Prepared, train_valid_split
 
 __all__ = [
@@ -222,8 +222,8 @@ def top_k(
     result has one row per user asked for. A user with fewer than ``k`` unseen movies would get seen ones (or row 0)
     at the end of the list; that cannot happen on MovieLens, where the catalogue dwarfs any user's history.
     """
-    _positive_int("k", k)
-    _positive_int("batch_size", batch_size)
+    check_count("k", k)
+    check_count("batch_size", batch_size)
     n_rows = seen.shape[1]
     if k > n_rows - 1:
         raise ValueError(f"`k` must be at most the number of movies ({n_rows - 1}). Received: k={k}.")

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from keras import ops
 
-from embedlib.layers import _positive_int
+from embedlib.checks import check_count, check_non_negative, check_positive
 from embedlib.training import EpochLine, default_steps_per_execution, set_seed
 
 __all__ = ["InBatchSoftmaxModel", "fit_implicit", "in_batch_softmax_loss", "log_popularity"]
@@ -55,7 +55,7 @@ class InBatchSoftmaxModel(keras.Model):
         n_users, n_movies: how many ids were encoded; the tables get one more row (row 0 is reserved).
         movie_counts: training pairs per movie row, for the logQ correction (None: no correction).
         embedding_dim: length of each vector.
-        l2: L2 penalty on both tables (Keras's, summed over the whole tables at every step).
+        weight_decay: L2 penalty on both tables (a Keras regulariser: the whole tables' squared sum, at every step).
         seed: seeds the initialisers.
     """
 
@@ -66,19 +66,18 @@ class InBatchSoftmaxModel(keras.Model):
         *,
         movie_counts: np.ndarray | None = None,
         embedding_dim: int = 64,
-        l2: float = 1e-4,
+        weight_decay: float = 1e-4,
         seed: int | None = None,
         popularity_correction: bool = True,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
         for name, value in (("n_users", n_users), ("n_movies", n_movies), ("embedding_dim", embedding_dim)):
-            _positive_int(name, value)
-        if not l2 >= 0:
-            raise ValueError(f"`l2` must be zero or positive. Received: l2={l2!r}.")
-        self.n_users, self.n_movies, self.embedding_dim, self.l2, self.seed = n_users, n_movies, embedding_dim, l2, seed
+            check_count(name, value)
+        self.weight_decay = check_non_negative("weight_decay", weight_decay)
+        self.n_users, self.n_movies, self.embedding_dim, self.seed = n_users, n_movies, embedding_dim, seed
         self.popularity_correction = popularity_correction
-        penalty = keras.regularizers.L2(l2) if l2 else None
+        penalty = keras.regularizers.L2(weight_decay) if weight_decay else None
 
         def table(rows: int, name: str, offset: int) -> keras.layers.Embedding:
             init = keras.initializers.RandomNormal(stddev=0.05, seed=None if seed is None else seed + offset)
@@ -114,7 +113,7 @@ class InBatchSoftmaxModel(keras.Model):
             "n_users": self.n_users,
             "n_movies": self.n_movies,
             "embedding_dim": self.embedding_dim,
-            "l2": self.l2,
+            "weight_decay": self.weight_decay,
             "seed": self.seed,
             "popularity_correction": self.popularity_correction,
         }
@@ -137,14 +136,13 @@ def fit_implicit(
     carved out of the training rows, never on the test rows.
     """
     for name, value in (("epochs", epochs), ("batch_size", batch_size)):
-        _positive_int(name, value)
+        check_count(name, value)
     if model.popularity_correction and not np.any(np.asarray(model.log_q)):
         raise ValueError(
             "The model applies the logQ correction but knows no movie counts: build it with "
             "`movie_counts=split.movie_counts()`, or with `popularity_correction=False`."
         )
-    if not learning_rate > 0:
-        raise ValueError(f"`learning_rate` must be positive. Received: learning_rate={learning_rate!r}.")
+    check_positive("learning_rate", learning_rate)
     set_seed(seed)
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=learning_rate), steps_per_execution=default_steps_per_execution()

@@ -10,9 +10,9 @@ scikit-surprise do:
 - the gradients of repeated ids are summed, and only those rows (and their optimizer state) are updated;
 - a whole epoch (``jax.lax.scan`` over the minibatches) is compiled as one call.
 
-The loss is per rating: ``½ (prediction − rating)² + ½ l2 (‖u‖² + ‖m‖² + b_u² + b_m²)`` summed over the batch, so
-L2 applies to the rows in the batch, once per rating they take part in (scikit-surprise's ``reg_all``). The penalty
-the builders' ``l2`` puts on whole tables (a Keras regulariser) is not used here; pass ``l2`` to ``fit_rowwise``.
+The loss is per rating: ``½ (prediction − rating)² + ½ λ (‖u‖² + ‖m‖² + b_u² + b_m²)`` summed over the batch, so
+the L2 penalty λ (``per_rating_weight_decay``) applies to the rows in the batch, once per rating they take part in
+(scikit-surprise's ``reg_all``). The builders' ``weight_decay``, a Keras regulariser on whole tables, is not used here.
 
 Optimizers:
 
@@ -39,6 +39,7 @@ import keras
 import numpy as np
 import pandas as pd
 
+from embedlib.checks import check_count, check_non_negative, check_positive
 from embedlib.prepare import Prepared
 
 __all__ = ["DEFAULT_LEARNING_RATES", "OPTIMIZERS", "fit_rowwise"]
@@ -165,15 +166,17 @@ def _initial_state(table, optimizer: str) -> dict:
 
 
 @partial(
-    jax.jit, static_argnames=("structure", "optimizer", "learning_rate", "l2"), donate_argnames=("tables", "states")
+    jax.jit,
+    static_argnames=("structure", "optimizer", "learning_rate", "weight_decay"),
+    donate_argnames=("tables", "states"),
 )
-def _train_epoch(tables, states, step, key, batches, *, structure, optimizer, learning_rate, l2):
+def _train_epoch(tables, states, step, key, batches, *, structure, optimizer, learning_rate, weight_decay):
     """One epoch as one compiled call: a scan over the minibatches in ``batches`` (user, movie, rating, weight)."""
 
     def loss_fn(rows, ids, ratings, weights, step_key):
         error = _score(rows, structure, step_key, training=True) - ratings
         penalty = sum(jnp.sum(r * r, axis=-1) for r in rows.values())
-        loss = 0.5 * jnp.sum(weights * (error * error + l2 * penalty))
+        loss = 0.5 * jnp.sum(weights * (error * error + weight_decay * penalty))
         return loss, jnp.sum(weights * error * error)
 
     def one_step(carry, batch):
@@ -221,7 +224,9 @@ def _batches(users, movies, ratings, batch_size: int, rng: np.random.Generator, 
     )
 
 
-def _check(optimizer: str, epochs: int, batch_size: int, patience: int, learning_rate: float, l2: float) -> None:
+def _check(
+    optimizer: str, epochs: int, batch_size: int, patience: int, learning_rate: float, per_rating_weight_decay: float
+) -> None:
     if keras.backend.backend() != "jax":
         raise RuntimeError(
             f"fit_rowwise needs the JAX backend; Keras is running on {keras.backend.backend()!r}. Set "
@@ -229,13 +234,11 @@ def _check(optimizer: str, epochs: int, batch_size: int, patience: int, learning
         )
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"`optimizer` must be one of {', '.join(OPTIMIZERS)}. Received: optimizer={optimizer!r}.")
-    for name, value, low in (("epochs", epochs, 1), ("batch_size", batch_size, 1), ("patience", patience, 0)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ValueError(f"`{name}` must be an integer >= {low}. Received: {name}={value!r}.")
-    if not learning_rate > 0:
-        raise ValueError(f"`learning_rate` must be positive. Received: learning_rate={learning_rate!r}.")
-    if not l2 >= 0:
-        raise ValueError(f"`l2` must be zero or positive. Received: l2={l2!r}.")
+    check_count("epochs", epochs)
+    check_count("batch_size", batch_size)
+    check_count("patience", patience, at_least=0)
+    check_positive("learning_rate", learning_rate)
+    check_non_negative("per_rating_weight_decay", per_rating_weight_decay)
 
 
 def fit_rowwise(
@@ -246,7 +249,7 @@ def fit_rowwise(
     learning_rate: float | None = None,
     epochs: int = 10,
     batch_size: int = 32,
-    l2: float = 0.0,
+    per_rating_weight_decay: float = 0.0,
     patience: int = 2,
     seed: int = 42,
     verbose: bool = True,
@@ -259,7 +262,8 @@ def fit_rowwise(
     Args:
         optimizer: ``"sgd"``, ``"adagrad"`` or ``"adam"`` (lazy Adam; see the module docstring).
         learning_rate: defaults to ``DEFAULT_LEARNING_RATES[optimizer]`` (0.005 for SGD as in scikit-surprise).
-        l2: per-rating L2 penalty on the rows in the batch (scikit-surprise's ``reg_all`` is 0.02).
+        per_rating_weight_decay: L2 penalty on the rows in the batch, once per rating they take part in
+            (scikit-surprise's ``reg_all``, 0.02 by default there); not the builders' whole-table ``weight_decay``.
         seed: seeds the shuffling and the dropout masks.
 
     Returns:
@@ -268,7 +272,7 @@ def fit_rowwise(
         time of each epoch is in ``history.attrs["epoch_seconds"]``.
     """
     learning_rate = DEFAULT_LEARNING_RATES.get(optimizer) if learning_rate is None else learning_rate
-    _check(optimizer, epochs, batch_size, patience, learning_rate, l2)
+    _check(optimizer, epochs, batch_size, patience, learning_rate, per_rating_weight_decay)
     structure = read_structure(model)
     layers = {who: [f"{who}_embedding", *([f"{who}_bias"] if structure.biases else [])] for who in ("user", "movie")}
     tables = {
@@ -279,7 +283,8 @@ def fit_rowwise(
     train, valid = prep.inputs(prep.train), prep.inputs(prep.valid)
     train_y, valid_y = prep.targets(prep.train).reshape(-1), prep.targets(prep.valid).reshape(-1)
     rng, key, step = np.random.default_rng(seed), _hash32(jnp.uint32(seed % 2**32)), jnp.zeros((), "int32")
-    options = {"structure": structure, "optimizer": optimizer, "learning_rate": float(learning_rate), "l2": float(l2)}
+    options = {"structure": structure, "optimizer": optimizer, "learning_rate": float(learning_rate),
+               "weight_decay": float(per_rating_weight_decay)}  # fmt: skip
 
     history, seconds, best_loss, waited = [], [], np.inf, 0
     best = {who: np.array(t) for who, t in tables.items()}

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from embedlib.layers import _positive_int
+from embedlib.checks import check_count
 from embedlib.ranking import best_k
 
 __all__ = [
@@ -25,7 +25,7 @@ __all__ = [
 def gaussian_like(vectors: np.ndarray, n: int, *, seed: int = 42) -> np.ndarray:
     """``n`` float32 vectors drawn from a Gaussian with the mean and covariance of ``vectors``: a large synthetic
     table shaped like a learned one (learned vectors use few directions; uniform noise would use them all)."""
-    _positive_int("n", n)
+    check_count("n", n)
     vectors = np.asarray(vectors, dtype="float64")
     rng = np.random.default_rng(seed)
     return rng.multivariate_normal(vectors.mean(axis=0), np.cov(vectors.T), size=n).astype("float32")
@@ -34,7 +34,7 @@ def gaussian_like(vectors: np.ndarray, n: int, *, seed: int = 42) -> np.ndarray:
 def exact_top_k(queries: np.ndarray, items: np.ndarray, *, k: int = 10, batch_size: int = 256) -> np.ndarray:
     """Indices of the ``k`` items with the largest inner product with each query, best first (ties: lowest index
     first): every item scored."""
-    _positive_int("k", k)
+    check_count("k", k)
     out = np.empty((len(queries), k), dtype="int64")
     for start in range(0, len(queries), batch_size):
         out[start : start + batch_size] = best_k(queries[start : start + batch_size] @ items.T, k)
@@ -60,9 +60,9 @@ def hnsw_index(items: np.ndarray, *, m: int = 16, ef_construction: int = 100, th
     """
     import faiss
 
-    _positive_int("m", m)
-    _positive_int("ef_construction", ef_construction)
-    _positive_int("threads", threads)
+    check_count("m", m)
+    check_count("ef_construction", ef_construction)
+    check_count("threads", threads)
     index = faiss.IndexHNSWFlat(items.shape[1], m, faiss.METRIC_INNER_PRODUCT)
     index.hnsw.efConstruction = ef_construction
     previous = faiss.omp_get_max_threads()
@@ -77,9 +77,9 @@ def hnsw_index(items: np.ndarray, *, m: int = 16, ef_construction: int = 100, th
 def index_top_k(index, queries: np.ndarray, *, k: int = 10, ef: int | None = None) -> np.ndarray:
     """The top ``k`` items for each query as a faiss ``index`` finds them, best first. For an HNSW index, ``ef`` is
     how wide the search looks (larger: slower, and closer to the exact answer)."""
-    _positive_int("k", k)
+    check_count("k", k)
     if ef is not None:
-        _positive_int("ef", ef)
+        check_count("ef", ef)
         index.hnsw.efSearch = max(ef, k)
     _, found = index.search(np.ascontiguousarray(queries, dtype="float32"), k)
     return found
@@ -101,7 +101,7 @@ def timed(function: Callable, *args, **kwargs) -> tuple[object, float]:
 
 def queries_per_second(search: Callable[[np.ndarray], object], queries: np.ndarray, *, repeats: int = 3) -> float:
     """Queries answered per second by ``search(queries)``, the best of ``repeats`` runs (the least disturbed)."""
-    _positive_int("repeats", repeats)
+    check_count("repeats", repeats)
     best = np.inf
     for _ in range(repeats):
         start = time.perf_counter()

@@ -31,6 +31,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from embedlib import data
+from embedlib.checks import check_count
 from embedlib.course import Lesson, ParameterError, check_parameters
 from embedlib.environment import write_atomic
 from embedlib.execute import RunResult, default_jobs, execute_lesson, process_pool, run_each
@@ -47,8 +48,7 @@ def expand_grid(lesson: Lesson, grid: dict[str, list], *, repeat: int = 1, base:
     base = dict(base or {})
     if not grid or any(not isinstance(v, list) or not v for v in grid.values()):
         raise ParameterError("A sweep needs at least one parameter with at least one value (-p NAME V1 V2 ...).")
-    if repeat < 1:
-        raise ParameterError(f"`repeat` must be a positive integer. Received: repeat={repeat!r}.")
+    check_count("repeat", repeat)
     if repeat > 1 and "seed" not in lesson.defaults:
         raise ParameterError(f"{lesson.name} has no `seed` parameter, so repeats could not differ.")
     if repeat > 1 and "seed" in grid:
@@ -234,7 +234,7 @@ def run_sweep(
     if metric in table and table[metric].notna().any():
         from embedlib.plots import plot_sweep
 
-        figure = plot_sweep(table, list(grid), metric)
+        figure = plot_sweep(table, list(grid), metric=metric)
         png = io.BytesIO()
         figure.savefig(png, format="png", dpi=100)
         write_atomic(output_dir / "sweep.png", png.getvalue())

@@ -8,6 +8,7 @@ import keras
 import numpy as np
 import pandas as pd
 
+from embedlib.checks import check_count, check_positive
 from embedlib.prepare import Prepared
 
 __all__ = ["EpochLine", "EpochTimer", "evaluate_rmse", "fit", "predict", "predict_ratings", "rmse", "set_seed"]
@@ -74,12 +75,10 @@ def fit(
     Returns the history as a DataFrame, one row per epoch (``epoch``, ``loss``, ``rmse``, ``val_loss``, ``val_rmse``);
     the wall time of each epoch is in ``history.attrs["epoch_seconds"]``.
     """
-    for name, value in (("epochs", epochs), ("batch_size", batch_size), ("patience", patience)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < (0 if name == "patience" else 1):
-            what = "zero or a positive integer" if name == "patience" else "a positive integer"
-            raise ValueError(f"`{name}` must be {what}. Received: {name}={value!r}.")
-    if not learning_rate > 0:
-        raise ValueError(f"`learning_rate` must be positive. Received: learning_rate={learning_rate!r}.")
+    check_count("epochs", epochs)
+    check_count("batch_size", batch_size)
+    check_count("patience", patience, at_least=0)
+    check_positive("learning_rate", learning_rate)
     if steps_per_execution is None:
         steps_per_execution = default_steps_per_execution()
     set_seed(seed)
@@ -123,7 +122,7 @@ def rmse(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     return float(np.sqrt(np.mean((y_true - y_pred) ** 2)))
 
 
-def predict(model: keras.Model, prep: Prepared, frame: pd.DataFrame, batch_size: int = 8192) -> np.ndarray:
+def predict(model: keras.Model, prep: Prepared, frame: pd.DataFrame, *, batch_size: int = 8192) -> np.ndarray:
     """Predicted ratings for the (already encoded) rows of ``frame``, as a flat array."""
     return np.asarray(model.predict(prep.inputs(frame), batch_size=batch_size, verbose=0)).reshape(-1)
 

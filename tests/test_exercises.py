@@ -17,9 +17,9 @@ def test_same_outputs_needs_the_same_model_and_the_same_weight_penalty(tiny_synt
     def bias_model(**kwargs):
         return dot_with_bias(prep.n_users, prep.n_movies, embedding_dim=4, seed=1, **kwargs)
 
-    reference = bias_model(l2=1e-4, rating_range=(0.0, 5.5))
-    assert exercises.check_same_outputs(bias_model(l2=1e-4, rating_range=(0.0, 5.5)), reference, prep)
+    reference = bias_model(weight_decay=1e-4, rating_range=(0.0, 5.5))
+    assert exercises.check_same_outputs(bias_model(weight_decay=1e-4, rating_range=(0.0, 5.5)), reference, prep)
     # no weight decay: the same outputs for the same weights, but not the model the exercise asks for
     assert not exercises.check_same_outputs(bias_model(rating_range=(0.0, 5.5)), reference, prep)
     assert "weight penalty" in capsys.readouterr().out
-    assert not exercises.check_same_outputs(bias_model(l2=1e-4, rating_range=(0.5, 5.0)), reference, prep)
+    assert not exercises.check_same_outputs(bias_model(weight_decay=1e-4, rating_range=(0.5, 5.0)), reference, prep)

@@ -64,10 +64,10 @@ def test_bad_arguments_are_named():
         lambda: dot_with_bias(5, 7, embedding_dim=3, seed=1),
         lambda: simple_dot(5, 7, embedding_dim=3, embedding_layer=SimpleEmbedding, seed=1),
         lambda: dot_with_bias(5, 7, embedding_dim=3, embedding_layer=SimpleEmbedding, seed=1),
-        lambda: dot_with_bias(5, 7, embedding_dim=3, l2=1e-4, seed=1),
-        lambda: dot_with_bias(5, 7, embedding_dim=3, embedding_layer=SimpleEmbedding, l2=1e-4, seed=1),
+        lambda: dot_with_bias(5, 7, embedding_dim=3, weight_decay=1e-4, seed=1),
+        lambda: dot_with_bias(5, 7, embedding_dim=3, embedding_layer=SimpleEmbedding, weight_decay=1e-4, seed=1),
     ],
-    ids=["dot", "bias", "dot-diy", "bias-diy", "bias-l2", "bias-diy-l2"],
+    ids=["dot", "bias", "dot-diy", "bias-diy", "bias-weight-decay", "bias-diy-weight-decay"],
 )
 def test_models_save_and_load_in_safe_mode(tmp_path, build):
     model = build()
@@ -83,7 +83,7 @@ def test_models_save_and_load_in_safe_mode(tmp_path, build):
 @pytest.mark.parametrize("layer", [keras.layers.Embedding, SimpleEmbedding])
 def test_l2_penalty_enters_the_loss_for_both_layer_classes(layer):
     plain = dot_with_bias(5, 7, embedding_dim=3, embedding_layer=layer, seed=1)
-    penalised = dot_with_bias(5, 7, embedding_dim=3, embedding_layer=layer, l2=0.5, seed=1)
+    penalised = dot_with_bias(5, 7, embedding_dim=3, embedding_layer=layer, weight_decay=0.5, seed=1)
     inputs = {"user": np.array([1]), "movie": np.array([2])}
     plain(inputs), penalised(inputs)
     assert not plain.losses and len(penalised.losses) == 2

@@ -40,7 +40,7 @@ def test_each_axes_plot_is_titled_and_labelled(tiny_synthetic, table):
         lambda ax: plots.plot_scree(np.array([0.5, 0.3, 0.2]), ax=ax),
         lambda ax: plots.plot_pc_map(table, ["Movie 3"], ax=ax, min_ratings=0),
         lambda ax: plots.plot_bias_vs_mean(table, ax=ax),
-        lambda ax: plots.plot_rank_frequency(data.ratings, "movieId", ax=ax),
+        lambda ax: plots.plot_rank_frequency(data.ratings, by="movieId", ax=ax),
         lambda ax: plots.plot_norm_vs_popularity(
             pd.DataFrame(np.ones((3, 2)), index=[1, 2, 3]), pd.Series({1: 5, 2: 50}), ax=ax
         ),

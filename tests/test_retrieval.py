@@ -54,7 +54,7 @@ def two_groups() -> ranking.RankingSplit:
 def test_the_model_learns_which_group_watches_what():
     split = two_groups()
     model = retrieval.InBatchSoftmaxModel(split.n_users, split.n_movies, movie_counts=split.movie_counts(),
-                                          embedding_dim=8, l2=0.0, seed=0)  # fmt: skip
+                                          embedding_dim=8, weight_decay=0.0, seed=0)  # fmt: skip
     history = retrieval.fit_implicit(model, split.train, epochs=60, batch_size=64, learning_rate=0.05, verbose=False)
     assert history["loss"].iloc[-1] < history["loss"].iloc[0]
     top = ranking.top_k(ranking.model_scorer(model), split.seen(), k=2)
@@ -80,8 +80,8 @@ def test_the_model_saves_and_loads_with_safe_mode_on(tmp_path):
 def test_bad_arguments_are_refused_with_what_to_fix():
     with pytest.raises(ValueError, match="one count per movie row"):
         retrieval.InBatchSoftmaxModel(3, 4, movie_counts=np.ones(4))
-    with pytest.raises(ValueError, match="l2"):
-        retrieval.InBatchSoftmaxModel(3, 4, l2=-1.0)
+    with pytest.raises(ValueError, match="weight_decay"):
+        retrieval.InBatchSoftmaxModel(3, 4, weight_decay=-1.0)
     train = pd.DataFrame({"user": [1, 2], "movie": [1, 2]})
     with pytest.raises(ValueError, match="movie_counts"):
         retrieval.fit_implicit(retrieval.InBatchSoftmaxModel(3, 4), train)  # the correction needs the counts

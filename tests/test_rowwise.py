@@ -40,7 +40,16 @@ def test_one_sgd_step_is_the_per_rating_update_on_the_looked_up_rows_only():
     model = simple_dot(3, 3, embedding_dim=2, init_range=(0.1, 0.9), seed=7)
     u0, m0 = table(model, "user_embedding"), table(model, "movie_embedding")
     lr, l2 = 0.1, 0.5
-    fit_rowwise(model, prep, optimizer="sgd", learning_rate=lr, l2=l2, epochs=1, batch_size=2, verbose=False)
+    fit_rowwise(
+        model,
+        prep,
+        optimizer="sgd",
+        learning_rate=lr,
+        per_rating_weight_decay=l2,
+        epochs=1,
+        batch_size=2,
+        verbose=False,
+    )
     err = np.array([u0[1] @ m0[2] - 4.0, u0[1] @ m0[3] - 2.0])
     expected_u1 = u0[1] - lr * (err[0] * m0[2] + err[1] * m0[3] + 2 * l2 * u0[1])
     expected_m2 = m0[2] - lr * (err[0] * u0[1] + l2 * m0[2])
@@ -152,7 +161,7 @@ def test_refuses_other_models_optimizers_and_backends(tiny_synthetic, monkeypatc
         ValueError, match="`optimizer` must be one of sgd, adagrad, adam. Received: optimizer='rmsprop'"
     ):
         fit_rowwise(model, prep, optimizer="rmsprop")
-    with pytest.raises(ValueError, match="`batch_size` must be an integer >= 1"):
+    with pytest.raises(ValueError, match="`batch_size` must be a positive integer"):
         fit_rowwise(model, prep, batch_size=0)
     other = keras.Sequential([keras.Input((), dtype="int32"), keras.layers.Embedding(10, 2, name="user_embedding")])
     with pytest.raises(ValueError, match="simple_dot or dot_with_bias"):

@@ -330,8 +330,13 @@ def test_run_all_with_two_jobs_reports_the_groups_and_keeps_the_lessons_order(tm
 def test_a_bad_count_of_jobs_is_refused_and_the_default_honours_cpu_quotas(tmp_path, capsys, monkeypatch):
     folder = tmp_path / "lessons"
     write_tiny(folder, "01-first", "n = 1", "pass")
-    assert cli.main(["run", "--all", "--jobs", "0", "--lessons-dir", str(folder)]) == 2
-    assert "jobs must be a positive integer" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["run", "--all", "--jobs", "0", "--lessons-dir", str(folder)])
+    assert stopped.value.code == 2
+    assert "argument --jobs: must be a positive whole number, got '0'" in capsys.readouterr().err
+    assert not (tmp_path / "course-output").exists()
+    with pytest.raises(ValueError, match="`jobs` must be a positive integer"):
+        execute.run_lessons(course.find_lessons(folder), {}, tmp_path / "o", jobs=0, echo=None)
     import joblib
 
     for cpus, jobs in ((1, 1), (2, 2), (16, 2)):

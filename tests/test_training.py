@@ -51,7 +51,7 @@ def test_fit_refuses_nonsense(tiny_synthetic):
     model = simple_dot(prep.n_users, prep.n_movies, embedding_dim=2)
     with pytest.raises(ValueError, match="`epochs` must be a positive integer. Received: epochs=0"):
         fit(model, prep, epochs=0)
-    with pytest.raises(ValueError, match="`learning_rate` must be positive"):
+    with pytest.raises(ValueError, match="`learning_rate` must be a positive number"):
         fit(model, prep, learning_rate=-1.0)
     with pytest.raises(ValueError, match="`patience` must be zero or a positive integer. Received: patience=-1"):
         fit(model, prep, patience=-1)
