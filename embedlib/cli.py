@@ -14,6 +14,9 @@ from embedlib.checks import check_count
 from embedlib.course import ParameterError, find_lessons, lessons_dir, parse_value, select_lessons
 from embedlib.execute import RunResult
 
+# What `embedlib run` and `sweep` import beyond the library: the "course" extra (Colab installs only the library).
+COURSE_TOOLS = {"papermill", "nbformat", "jupyter_client", "yaml", "tqdm", "joblib"}
+
 EPILOG = """examples:
   embedlib lessons
   embedlib run --all
@@ -269,6 +272,15 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except (ParameterError, data_module.DatasetError, FileNotFoundError) as exc:
         print(f"embedlib: error: {exc}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:
+        if exc.name not in COURSE_TOOLS:
+            raise
+        print(
+            f"embedlib: error: `embedlib {args.command}` needs the course tools ({exc.name} is missing). Install "
+            "them with: pip install 'embedlib[course]' (scripts/setup.sh installs them into .venv).",
+            file=sys.stderr,
+        )
         return 2
 
 

@@ -4,9 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
-"$PYTHON" - <<'PY' || { echo "embedlib needs Python 3.10 or newer (set PYTHON=/path/to/python3.x)" >&2; exit 1; }
+"$PYTHON" - <<'PY' || { echo "embedlib needs Python 3.11 or newer (set PYTHON=/path/to/python3.x)" >&2; exit 1; }
 import sys
-sys.exit(0 if sys.version_info >= (3, 10) else 1)
+sys.exit(0 if sys.version_info >= (3, 11) else 1)
 PY
 if [ ! -x .venv/bin/python ]; then
   echo "==> creating .venv with $("$PYTHON" --version)"

@@ -12,38 +12,66 @@ ROOT = Path(__file__).resolve().parents[1]
 BINDER = ROOT / "binder"
 
 
-def pinned() -> dict[str, str]:
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def pinned(file: str = "requirements.in") -> dict[str, str]:
     pins = {}
-    for line in (BINDER / "requirements.txt").read_text().splitlines():
+    for line in (BINDER / file).read_text().splitlines():
         line = line.split("#")[0].strip()
         if line:
             name, _, version = line.partition("==")
-            assert version, f"binder/requirements.txt: {line!r} is not pinned with =="
-            pins[name.lower()] = version
+            assert version, f"binder/{file}: {line!r} is not pinned with =="
+            pins[_normal(name)] = version
     return pins
 
 
+def _project() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+
+
+def _runtime_dependencies() -> list[str]:
+    return _project()["dependencies"] + _project()["optional-dependencies"]["course"]
+
+
 def test_every_runtime_dependency_is_pinned_for_binder():
-    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    names = {re.split(r"[<>=!~\[ ]", d, maxsplit=1)[0].lower() for d in deps}
-    assert names <= set(pinned()), f"missing from binder/requirements.txt: {names - set(pinned())}"
-    assert not {"tensorflow", "torch"} & set(pinned())
+    names = {_normal(re.split(r"[<>=!~\[ ]", d, maxsplit=1)[0]) for d in _runtime_dependencies()}
+    assert names <= set(pinned()), f"missing from binder/requirements.in: {names - set(pinned())}"
+    assert not {"tensorflow", "torch"} & set(pinned("requirements.txt"))
+
+
+def test_the_lock_pins_every_package_once_and_agrees_with_the_direct_pins():
+    lock = pinned("requirements.txt")
+    text = (BINDER / "requirements.txt").read_text()
+    assert "bash scripts/lock.sh" in text.splitlines()[1], "binder/requirements.txt was not made by scripts/lock.sh"
+    names = [
+        _normal(line.partition("==")[0]) for line in text.splitlines() if "==" in line and not line.startswith("#")
+    ]
+    assert len(names) == len(set(names)) == len(lock)
+    disagree = {name: (version, lock.get(name)) for name, version in pinned().items() if lock.get(name) != version}
+    assert not disagree, f"run `bash scripts/lock.sh`: requirements.in and the lock differ on {disagree}"
+    assert len(lock) > 3 * len(pinned()), "the lock should hold the transitive dependencies too"
 
 
 def test_pins_satisfy_pyproject_lower_bounds():
-    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    deps = _runtime_dependencies()
     pins = pinned()
     for dep in deps:
         match = re.fullmatch(r"([\w-]+)>=([\d.]+)", dep)
         if match:
             name, low = match.groups()
             as_tuple = lambda v: tuple(int(x) for x in v.split(".")[:3])  # noqa: E731
-            assert as_tuple(pins[name.lower()]) >= as_tuple(low), dep
+            assert as_tuple(pins[_normal(name)]) >= as_tuple(low), dep
 
 
-def test_python_version_is_pinned_above_repo2dockers_default():
+def test_the_python_the_project_claims_is_the_one_binder_runs_and_setup_checks():
     version = (BINDER / "runtime.txt").read_text().strip()
     assert re.fullmatch(r"python-3\.(1[1-9])", version), version
+    minor = version.removeprefix("python-")
+    assert _project()["requires-python"] == f">={minor}"
+    assert f"sys.version_info >= ({minor.replace('.', ', ')})" in (ROOT / "scripts" / "setup.sh").read_text()
+    assert f"Python {minor} or newer" in (ROOT / "README.md").read_text()
 
 
 def test_post_build_installs_embedlib_the_course_kernel_and_settings_and_fetches_the_data():

@@ -134,3 +134,17 @@ def test_committed_notebook_has_no_run_metadata_or_noise(path):
             text = out.get("text", "") + str(out.get("data", {}).get("text/plain", ""))
             assert not MACHINE_PATHS.search(text), f"{where}: a machine path in its output"
             assert not TIMINGS.search(text), f"{where}: timings or a progress bar in its output"
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
+def test_every_committed_solution_passes_its_self_check_and_nbval_compares_it(path):
+    nb = _notebook(path)
+    solutions = [
+        c
+        for c in nb.cells
+        if c.cell_type == "code" and c.metadata.get("jupyter", {}).get("source_hidden") and "exercises." in c.source
+    ]
+    for cell in solutions:
+        said = "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream")
+        assert "✅" in said and "Not yet" not in said, f"{path.name}: a solution's self-check says {said!r}"
+        assert "nbval-check-output" in cell.metadata.get("tags", []), f"{path.name}: nbval does not compare a solution"

@@ -105,3 +105,34 @@ def test_importing_embedlib_and_its_help_load_no_heavy_library(code):
     done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_colab_opens_and_installs_the_released_version_named_in_the_source():
+    import nbformat
+
+    tag = f"v{embedlib.__version__}"
+    named = re.compile(r"(?:github/embedlib/embedlib/blob/|git\+https://github\.com/embedlib/embedlib@)(v[\d.]+)")
+    texts = {index: (ROOT / index).read_text() for index in ("README.md", "lessons/README.md")}
+    for lesson in sorted((ROOT / "lessons").glob("[0-9]*.ipynb")):
+        cells = nbformat.read(lesson, as_version=4).cells
+        texts[lesson.name] = "\n".join(c.source for c in cells)
+        install = [c.source for c in cells if c.cell_type == "code" and "google.colab" in c.source]
+        assert install and f"embedlib@{tag}" in install[0], f"{lesson.name}: Colab does not install {tag}"
+    for where, text in texts.items():
+        tags = set(named.findall(text))
+        assert tags == {tag}, f"{where} names {tags}, not {tag}: run `python scripts/release.py {embedlib.__version__}`"
+
+
+def test_the_release_script_writes_one_version_everywhere(tmp_path):
+    import shutil
+
+    copy = tmp_path / "checkout"
+    for part in ("embedlib/__init__.py", "README.md", "lessons", "scripts/release.py"):
+        source = ROOT / part
+        (copy / part).parent.mkdir(parents=True, exist_ok=True)
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, copy / part)
+    done = subprocess.run([sys.executable, str(copy / "scripts/release.py"), "9.8.7"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert '__version__ = "9.8.7"' in (copy / "embedlib/__init__.py").read_text()
+    text = (copy / "README.md").read_text() + (copy / "lessons/01-embeddings-intro.ipynb").read_text()
+    assert "blob/v9.8.7/lessons/" in text and "embedlib@v9.8.7" in text and "v0.1.0" not in text

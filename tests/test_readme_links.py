@@ -10,7 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 BINDER = re.compile(r"https://mybinder\.org/v2/gh/embedlib/embedlib/HEAD\?urlpath=lab/tree/(lessons/[\w./-]+)\)")
-COLAB = re.compile(r"https://colab\.research\.google\.com/github/embedlib/embedlib/blob/main/(lessons/[\w./-]+)\)")
+COLAB = re.compile(r"https://colab\.research\.google\.com/github/embedlib/embedlib/blob/v[\d.]+/(lessons/[\w./-]+)\)")
 
 
 INDEXES = ["README.md", "lessons/README.md"]

@@ -480,3 +480,12 @@ def test_each_sweep_run_sees_its_own_mark_in_its_kernel(tmp_path):
         )
     assert (result.table["mark"] == result.table["run"]).all(), result.table[["run", "mark"]]
     assert sweep.SWEEP_RUN_ENV not in os.environ
+
+
+def test_without_the_course_tools_run_says_which_extra_to_install(lessons, tmp_path, monkeypatch, capsys):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "papermill", None)  # as in a library-only install (Colab's)
+    assert cli.main(["run", "01", "--output-dir", str(tmp_path / "o"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "needs the course tools (papermill is missing)" in err and "pip install 'embedlib[course]'" in err
