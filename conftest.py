@@ -5,7 +5,8 @@
 - nbval re-executes the committed lessons, whose outputs come from the real ml-latest-small: those cells are marked
   ``slow`` and ``real_data``, and skipped without the real data.
 - That nbval execution is the suite's one real-data run of the course: the values the lessons record there are
-  kept (fixture ``course_records``) for the RMSE-bar test, which runs after nbval's cells.
+  kept (fixture ``course_records``) for the RMSE-bar test, which runs after nbval's cells, in the same process.
+- Under pytest-xdist, tests are grouped so that what shares state runs in one worker (see below).
 """
 
 from __future__ import annotations
@@ -51,8 +52,21 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.real_data)
             if not _real_data_available():
                 item.add_marker(no_real_data)
-    # Tests that read the course run go last, after nbval has executed the lessons.
-    items.sort(key=lambda item: "course_run" in item.keywords)
+    # pytest-xdist (`-n 2 --dist loadgroup`, as scripts/test.sh runs) hands each group to one worker as a whole:
+    # nbval's real-data run of the course together with the tests that read what it recorded; the tests that share
+    # the wheel's environment; otherwise one module (its module-scoped fixtures are built once). The course's group
+    # is the longest, so it comes first, with the tests that read its records at its end.
+    for item in items:
+        if _is_nbval_cell(item) or "course_run" in item.keywords:
+            group = "course"
+        elif "wheel_venv" in getattr(item, "fixturenames", ()):
+            group = "wheel"
+        else:
+            group = item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(group))
+    items.sort(
+        key=lambda item: (not (_is_nbval_cell(item) or "course_run" in item.keywords), "course_run" in item.keywords)
+    )
 
 
 @pytest.hookimpl(hookwrapper=True)

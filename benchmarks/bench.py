@@ -27,7 +27,7 @@ from importlib.util import find_spec
 from pathlib import Path
 
 from benchmarks import ranking as ranking_bench
-from benchmarks.goals import goal, goals_markdown
+from benchmarks.goals import fill_report, goal, goals_markdown
 
 __all__ = ["CASES", "GOALS", "main", "run_benchmark"]
 
@@ -507,6 +507,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output-dir", default="bench-output", type=Path)
     parser.add_argument("--repeats", type=int, default=1, help="fits per model; timings are medians")
     parser.add_argument("--quick", action="store_true", help="tiny settings, in one process, for tests")
+    parser.add_argument(
+        "--report", type=Path, help="also write the tables into this file between its markers (benchmarks/README.md)"
+    )
     args = parser.parse_args(argv)
     result = run_benchmark(dataset=args.dataset, repeats=args.repeats, quick=args.quick)
     if not args.quick:
@@ -519,6 +522,10 @@ def main(argv: list[str] | None = None) -> int:
     markdown = to_markdown(result) + "\n\n" + ranking_bench.to_markdown(result["ranking"])
     (args.output_dir / "bench.md").write_text(markdown + "\n")
     print("\n" + markdown)
+    if args.report:
+        fill_report(args.report, "bench", to_markdown(result))
+        fill_report(args.report, "ranking", ranking_bench.to_markdown(result["ranking"]))
+        print(f"\nWrote the tables into {args.report}")
     print(f"\nSaved {args.output_dir / 'bench.md'} and {args.output_dir / 'bench.json'}")
     return 0
 

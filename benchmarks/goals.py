@@ -1,8 +1,11 @@
-"""A benchmark goal: a measured value against a bar, met or not, and the table that prints them."""
+"""A benchmark goal: a measured value against a bar, met or not; the table that prints them; the report they go in."""
 
 from __future__ import annotations
 
-__all__ = ["goal", "goals_markdown"]
+import re
+from pathlib import Path
+
+__all__ = ["fill_report", "goal", "goals_markdown"]
 
 
 def goal(name: str, value: float | None, bar: float | None, *, higher_is_better: bool = False) -> dict:
@@ -22,3 +25,18 @@ def goals_markdown(goals: list[dict]) -> list[str]:
         else:
             lines.append(f"| {g['goal']} | {g['value']:.4f} | {'yes' if g['met'] else 'NO'} | {g['margin']:+.4f} |")
     return lines
+
+
+def fill_report(path: Path, section: str, markdown: str) -> None:
+    """Replace what stands between ``<!-- section:start -->`` and ``<!-- section:end -->`` in ``path`` by ``markdown``.
+
+    The report's prose around the markers stays as written; a file without the markers is an error, not a guess.
+    """
+    from embedlib.environment import write_atomic
+
+    text = path.read_text()
+    start, end = f"<!-- {section}:start -->", f"<!-- {section}:end -->"
+    pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.S)
+    if len(pattern.findall(text)) != 1:
+        raise ValueError(f"{path} must hold exactly one {start} ... {end} pair to put the {section} tables between.")
+    write_atomic(path, pattern.sub(lambda _: f"{start}\n{markdown}\n{end}", text))

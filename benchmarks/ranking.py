@@ -19,7 +19,7 @@ import time
 from importlib.util import find_spec
 from pathlib import Path
 
-from benchmarks.goals import goal, goals_markdown
+from benchmarks.goals import fill_report, goal, goals_markdown
 
 __all__ = ["RANKING_GOAL_OVER_POPULARITY", "main", "run_ranking_benchmark", "to_markdown"]
 
@@ -251,6 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dataset", default="ml-latest-small")
     parser.add_argument("--output-dir", default="bench-output", type=Path)
     parser.add_argument("--quick", action="store_true", help="tiny settings, for tests")
+    parser.add_argument("--report", type=Path, help="also write the tables into this file between its ranking markers")
     args = parser.parse_args(argv)
     result = run_ranking_benchmark(dataset=args.dataset, quick=args.quick)
     args.output_dir.mkdir(parents=True, exist_ok=True)
@@ -258,6 +259,8 @@ def main(argv: list[str] | None = None) -> int:
     markdown = to_markdown(result)
     (args.output_dir / "ranking.md").write_text(markdown + "\n")
     print("\n" + markdown)
+    if args.report:
+        fill_report(args.report, "ranking", markdown)
     return 0
 
 

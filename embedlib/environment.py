@@ -103,7 +103,9 @@ def cache_dir() -> Path:
 
 def compile_cache_folder() -> Path:
     """Where JAX's compiled code is kept: a folder inside ``cache_dir()``."""
-    return cache_dir() / "jax-compilation-cache"
+    # Not "jax-compilation-cache", which earlier versions filled without a size limit: JAX's eviction needs the
+    # access-time file it writes beside each entry only when a limit is set, and fails on entries without one.
+    return cache_dir() / "jax-compiled"
 
 
 def enable_compile_cache(folder: str | os.PathLike | None = None) -> Path | None:

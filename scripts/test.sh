@@ -5,4 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export PYTHONDONTWRITEBYTECODE=1  # nothing written into the checkout; packages use the bytecode pip compiled
-exec .venv/bin/python -m pytest "$@"
+# Two workers (pytest-xdist) where two CPUs are free, each taking whole groups of tests (conftest.py says which);
+# pass -n 0 to run in this process, e.g. with -k or --pdb.
+workers=$(.venv/bin/python -c "import joblib; print(min(2, joblib.cpu_count()))")
+exec .venv/bin/python -m pytest -n "$workers" --dist loadgroup "$@"

@@ -12,7 +12,11 @@ BENCH_SOURCE = Path(bench.__file__).read_text()
 
 
 def test_quick_benchmark_has_every_row_and_saves_markdown_and_json(tmp_path, capsys):
-    assert bench.main(["--dataset", "synthetic", "--quick", "--output-dir", str(tmp_path)]) == 0
+    report = tmp_path / "report.md"
+    report.write_text("# Title\nprose\n<!-- bench:start -->\nold\n<!-- bench:end -->\nmiddle\n<!-- ranking:start -->\n"
+                      "old\n<!-- ranking:end -->\nend\n")  # fmt: skip
+    argv = ["--dataset", "synthetic", "--quick", "--output-dir", str(tmp_path), "--report", str(report)]
+    assert bench.main(argv) == 0
     result = json.loads((tmp_path / "bench.json").read_text())
     names = [c.name for c in bench.CASES]
     warm_after = names.index(bench.FAST) + 1
@@ -48,6 +52,24 @@ def test_quick_benchmark_has_every_row_and_saves_markdown_and_json(tmp_path, cap
             assert find_spec("implicit") is None and row["status"].startswith("absent"), row
     assert ranked[ranking_bench.IMPLICIT_MODEL]["seeds"] == 3
     assert len(result["ranking"]["goals"]) == 3 and "| goal |" in markdown.split("Top-10 lists")[1]
+    written = report.read_text()
+    assert written.startswith("# Title\nprose\n<!-- bench:start -->\nValidation RMSE") and "old" not in written
+    assert "<!-- bench:end -->\nmiddle\n<!-- ranking:start -->\nTop-10 lists" in written and written.endswith("end\n")
+
+
+def test_the_committed_report_has_one_pair_of_each_marker_and_a_report_without_them_is_refused(tmp_path):
+    import pytest
+
+    from benchmarks.goals import fill_report
+
+    text = (Path(bench.__file__).parent / "README.md").read_text()
+    for section in ("bench", "ranking"):
+        assert text.count(f"<!-- {section}:start -->") == text.count(f"<!-- {section}:end -->") == 1
+    plain = tmp_path / "plain.md"
+    plain.write_text("no markers\n")
+    with pytest.raises(ValueError, match="exactly one <!-- bench:start -->"):
+        fill_report(plain, "bench", "| table |")
+    assert plain.read_text() == "no markers\n"
 
 
 def test_a_backend_that_fails_becomes_a_row_not_a_crash(monkeypatch):

@@ -430,3 +430,26 @@ def test_synthetic_ratings_follow_the_planted_factors():
         + np.einsum("ij,ij->i", users[f].to_numpy(), movies[f].to_numpy())
     )
     assert np.corrcoef(expected, data.ratings["rating"])[0, 1] > 0.7
+
+
+def test_the_data_commands_download_then_describe_the_cached_copy(tmp_path, server, capsys):
+    from embedlib import cli
+
+    server(write_small(tmp_path / "src"), known=tiny_known_release())
+    assert cli.main(["data", "download", "ml-latest-small"]) == 0
+    cached = environment.cache_dir() / "ml-latest-small"
+    assert f"ml-latest-small is in {cached}" in capsys.readouterr().out
+    assert cli.main(["data", "info", "ml-latest-small"]) == 0
+    said = capsys.readouterr().out
+    assert "source:   cache" in said and "the known GroupLens release" in said
+    assert f"ratings:  {len(RATINGS_ROWS):,}" in said and "scale:    0.5 to 5 in steps of 0.5" in said
+    assert cli.main(["data", "download", "ml-latest-small"]) == 0 and len(server.calls) == 1  # kept, not fetched again
+
+
+def test_data_info_without_a_copy_says_how_to_get_one_and_never_downloads(server, capsys):
+    from embedlib import cli
+
+    assert cli.main(["data", "info", "ml-latest-small"]) == 2
+    err = capsys.readouterr().err
+    assert "could not be had" in err and "embedlib data download ml-latest-small" in err
+    assert server.calls == [] and cache_contents() == []

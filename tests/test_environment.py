@@ -118,13 +118,13 @@ def test_second_run_loads_every_compilation_from_the_cache(two_runs):
     cache, first, second = two_runs
     assert first["compiled"] >= 3 and first["hits"] == 0, first  # Keras's train and eval steps, and more
     assert second["compiled"] == 0 and second["hits"] == first["compiled"], second
-    assert any((cache / "jax-compilation-cache").iterdir())
+    assert any((cache / "jax-compiled").iterdir())
 
 
 def test_an_entry_that_cannot_be_loaded_costs_a_recompile_not_an_error(two_runs, tmp_path):
     cache, first, _ = two_runs
     damaged = tmp_path / "damaged"
-    for entry in (cache / "jax-compilation-cache").rglob("*"):
+    for entry in (cache / "jax-compiled").rglob("*"):
         if entry.is_file():
             target = damaged / entry.relative_to(cache)
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -136,7 +136,7 @@ def test_an_entry_that_cannot_be_loaded_costs_a_recompile_not_an_error(two_runs,
 def test_the_switch_turns_it_off(tmp_path):
     counts = run_counting(tmp_path, EMBEDLIB_COMPILE_CACHE="0")
     assert counts["hits"] == 0 and counts["compiled"] >= 3
-    assert not (tmp_path / "jax-compilation-cache").exists()
+    assert not (tmp_path / "jax-compiled").exists()
 
 
 def test_kernels_filling_one_cache_at_once_never_read_a_half_written_entry(tmp_path):
@@ -152,7 +152,7 @@ def test_kernels_filling_one_cache_at_once_never_read_a_half_written_entry(tmp_p
     outputs = [p.communicate(timeout=600) for p in started]
     assert all(p.returncode == 0 for p in started), [err.decode()[-2000:] for _, err in outputs]
     assert not any(b"Error reading persistent compilation cache" in err for _, err in outputs)
-    assert (tmp_path / "jax-compilation-cache" / ".lockfile").exists()  # the limit is set, so JAX locks
+    assert (tmp_path / "jax-compiled" / ".lockfile").exists()  # the limit is set, so JAX locks
 
 
 @pytest.mark.parametrize(

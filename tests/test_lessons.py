@@ -84,7 +84,6 @@ def small_runs(tmp_path_factory):
 
 
 @pytest.mark.slow
-@pytest.mark.synthetic_runs
 def test_small_runs_succeed_on_synthetic_data_and_record_sane_metrics(small_runs):
     results, _, summary = small_runs
     assert [e["lesson"] for e in summary["lessons"]] == [p.stem for p in LESSONS if p.name[:2] in SMALL_RUN_LESSONS]
@@ -112,7 +111,6 @@ def test_small_runs_succeed_on_synthetic_data_and_record_sane_metrics(small_runs
 
 
 @pytest.mark.slow
-@pytest.mark.synthetic_runs
 def test_same_parameters_and_seed_give_the_same_metrics(small_runs):
     results, again, _ = small_runs
     assert again.ok and again.metrics == results["02-dot-product-model"].metrics

@@ -33,3 +33,15 @@ def test_every_lesson_has_its_badges_in_the_index(index):
         assert path in BINDER.findall(text), f"{index} has no Binder badge for {path}"
         assert path in COLAB.findall(text), f"{index} has no Colab badge for {path}"
         assert (ROOT / path).is_file()
+
+
+def test_the_readme_lists_every_environment_variable_embedlib_reads():
+    from embedlib.environment import VARIABLES
+
+    text = (ROOT / "README.md").read_text()
+    listed = set(re.findall(r"^\| `(EMBEDLIB_\w+)` \|", text, re.M))
+    assert listed == set(VARIABLES)
+    used = set()
+    for path in [*ROOT.glob("embedlib/*.py"), *ROOT.glob("tests/*.py"), *ROOT.glob("scripts/*.sh"), ROOT / ".ci/run"]:
+        used |= set(re.findall(r"EMBEDLIB_[A-Z_]+[A-Z]", path.read_text()))
+    assert used - {"EMBEDLIB_SOME_FLAG"} <= set(VARIABLES), f"read but not listed: {used - set(VARIABLES)}"

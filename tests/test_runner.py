@@ -209,7 +209,6 @@ def test_a_sweep_resumed_on_other_data_or_changed_code_recomputes_its_runs(tmp_p
     assert (changed_code.executed, changed_code.stale) == (1, 1) and "the lesson's code changed" in said[-1]
 
 
-@pytest.mark.synthetic_runs  # a sweep of tiny lessons: CI runs it beside the other shard
 def test_a_sweep_cannot_recurse_or_write_into_the_lessons_folder(lessons, tmp_path):
     path = write_tiny(tmp_path / "recursive", "01-recursive", RECURSIVE_PARAMETERS, RECURSIVE_BODY)
     inner = tmp_path / "inner"
@@ -468,7 +467,6 @@ def test_a_sweep_marks_each_runs_kernel_not_this_process(lessons, tmp_path, monk
     assert all(marks == {sweep.SWEEP_RUN_ENV: name} and here is None for name, marks, here in calls)
 
 
-@pytest.mark.synthetic_runs  # real kernels: CI runs it beside the other shard
 def test_each_sweep_run_sees_its_own_mark_in_its_kernel(tmp_path):
     from concurrent.futures import ThreadPoolExecutor
 

@@ -15,7 +15,6 @@ SMALL = "dataset: synthetic\nembedding_dim: 4\nbatch_size: 512\nlearning_rate: 0
 
 
 @pytest.mark.slow
-@pytest.mark.synthetic_runs
 def test_a_two_run_sweep_runs_on_a_local_cluster_of_processes(tmp_path, capsys):
     (tmp_path / "small.yaml").write_text(SMALL)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:

@@ -1,5 +1,6 @@
 """Training helpers: RMSE's shape guard, early stopping, reproducibility, unseen ids."""
 
+import keras
 import numpy as np
 import pytest
 
@@ -110,3 +111,12 @@ def test_several_steps_per_call_give_the_same_numbers_as_one(tiny_synthetic):
         predictions.append(model.predict(prep.inputs(prep.valid), verbose=0))
     np.testing.assert_allclose(histories[0]["val_rmse"], histories[1]["val_rmse"], rtol=1e-6)
     np.testing.assert_allclose(predictions[0], predictions[1], rtol=1e-6)
+
+
+def test_pytorch_runs_one_step_per_call_other_backends_64(monkeypatch):
+    # Keras's PyTorch trainer runs one step per call of its train function; the others loop over 64.
+    from embedlib import training
+
+    for backend, steps in (("torch", 1), ("jax", 64), ("tensorflow", 64)):
+        monkeypatch.setattr(keras.backend, "backend", lambda backend=backend: backend)
+        assert training.default_steps_per_execution() == steps
