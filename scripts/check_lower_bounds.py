@@ -34,11 +34,13 @@ PAIRED = {"jax": "jaxlib"}  # released in step: the lowest jax needs the same ja
 
 
 def lowest_versions() -> list[str]:
-    """``name==low`` for every runtime dependency and for pytest, from their ``>=`` bounds in pyproject.toml."""
+    """``name==low`` for every dependency of the library and of the course tools, and for pytest, from their ``>=``
+    bounds in pyproject.toml."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    pytest_bound = [d for d in project["optional-dependencies"]["test"] if d.startswith("pytest")]
+    extras = project["optional-dependencies"]
+    pytest_bound = [d for d in extras["test"] if d.startswith("pytest")]
     pins = []
-    for requirement in [*project["dependencies"], *pytest_bound]:
+    for requirement in [*project["dependencies"], *extras["course"], *pytest_bound]:
         match = re.fullmatch(r"([A-Za-z0-9_.-]+)>=([\w.]+)", requirement)
         if not match:
             sys.exit(f"check_lower_bounds: {requirement!r} has no plain >= lower bound to check")
