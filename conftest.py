@@ -52,21 +52,26 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.real_data)
             if not _real_data_available():
                 item.add_marker(no_real_data)
-    # pytest-xdist (`-n 2 --dist loadgroup`, as scripts/test.sh runs) hands each group to one worker as a whole:
-    # nbval's real-data run of the course together with the tests that read what it recorded; the tests that share
-    # the wheel's environment; otherwise one module (its module-scoped fixtures are built once). The course's group
-    # is the longest, so it comes first, with the tests that read its records at its end.
-    for item in items:
-        if _is_nbval_cell(item) or "course_run" in item.keywords:
-            group = "course"
-        elif "wheel_venv" in getattr(item, "fixturenames", ()):
-            group = "wheel"
-        else:
-            group = item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group(group))
+    # The course's xdist group (see pytest_itemcollected) is the longest, so it comes first, with the tests that read
+    # its records at its end.
     items.sort(
         key=lambda item: (not (_is_nbval_cell(item) or "course_run" in item.keywords), "course_run" in item.keywords)
     )
+
+
+def pytest_itemcollected(item):
+    """Group the tests for pytest-xdist (`-n 2 --dist loadgroup`, as scripts/test.sh runs): each group goes to one
+    worker as a whole. nbval's real-data run of the course goes with the tests that read what it recorded; the tests
+    that share the wheel's environment go together; any other test goes with its module (whose module-scoped fixtures
+    are then built once). Marked here, as each item is collected: xdist reads the marks in its own
+    pytest_collection_modifyitems, which may run before this file's."""
+    if _is_nbval_cell(item) or "course_run" in item.keywords:
+        group = "course"
+    elif "wheel_venv" in getattr(item, "fixturenames", ()):
+        group = "wheel"
+    else:
+        group = item.nodeid.split("::")[0]
+    item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -6,8 +6,8 @@ disk. Both are in ``embedlib.environment``; importing embedlib loads nothing hea
 
 The names a lesson needs most are here (loaded on first use); the rest live in the modules, in the order data flows:
 data → prepare → models → training → explore → plots; lesson 7's ranking protocol is in ranking (the split by time,
-top-k, metrics), retrieval (the implicit model) and search. ``lessons``, ``execute`` and ``sweep`` run the lessons
-headless, and ``cli`` is the ``embedlib`` command.
+top-k, metrics), retrieval (the implicit model) and search. ``course`` (what a lesson accepts), ``execute`` and
+``sweep`` run the lessons headless, and ``cli`` is the ``embedlib`` command.
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""The ``embedlib`` command: parse the arguments, call the modules that do the work, print what they give back."""
+"""The ``embedlib`` command: parse the arguments, call the modules that do the work, print what they give back.
+
+The modules report progress through an ``echo`` callable, which the command sets to ``print``.
+"""
 
 from __future__ import annotations
 
@@ -100,7 +103,7 @@ def cmd_lessons(args: argparse.Namespace) -> int:
     folder = lessons_dir(args.lessons_dir)
     print(f"lessons in {folder.resolve()}:")
     for lesson in find_lessons(folder):
-        print(f"  {lesson.name:<28} {lesson.title}")
+        print(f"  {lesson.name:<36} {lesson.title}")
     return 0
 
 

@@ -1,15 +1,17 @@
 """What a lesson is and what it accepts: find the notebooks, read their parameters, check values before anything runs.
 
-A lesson is a numbered notebook in ``lessons/`` with one cell tagged ``parameters``. Each parameter there is an
-assignment whose comment may start with its allowed range, which ``check_parameters`` enforces::
+A lesson is a notebook in ``lessons/`` named ``NN-name.ipynb`` with one cell tagged ``parameters``. Each parameter
+there is an assignment whose comment may start with its allowed range, which ``check_parameters`` enforces::
 
-    epochs = 10                  # >= 1: at most; early stopping usually ends sooner
+    epochs = 10                  # ≥ 1: at most; early stopping usually ends sooner
     valid_frac = 0.2             # in (0, 1): share of ratings held out for validation
-    table_rows = [1_000, 10_000] # each >= 2: movie-table sizes
+    table_rows = [1_000, 10_000] # each ≥ 2: movie-table sizes
 
-A range is ``>= a``, ``> a``, ``<= b``, ``< b`` or an interval ``in [a, b)`` (square brackets include the end,
-round ones do not), optionally prefixed with ``each`` for a list, and ends at a colon or the end of the comment.
-``dataset`` is checked against the datasets embedlib knows.
+A range is ``≥ a``, ``> a``, ``≤ b``, ``< b`` (``>=`` and ``<=`` work too, but papermill's own parser skips a line
+with a second ``=``) or an interval ``in [a, b)`` (square brackets include the end, round ones do not), optionally
+prefixed with ``each`` for a list, and ends at a colon or the end of the comment. A comment that starts like a range
+but is not one is an error, as is a default outside its range. ``dataset`` is checked against the datasets embedlib
+knows.
 """
 
 from __future__ import annotations
@@ -43,10 +45,10 @@ __all__ = [
 ]
 
 LESSONS_ENV = "EMBEDLIB_LESSONS"
-# A YAML 1.2 float (YAML 1.1, which PyYAML reads, takes 1e-3 for text).
-_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
-_NUMBER = r"[-+]?(?:inf|[\d_]+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)"
-_BOUND = re.compile(rf"(?P<each>each\s+)?(?P<op>>=|>|<=|<)\s*(?P<value>{_NUMBER})\s*(?::|$)")
+_NUMBER = r"[-+]?(?:inf|\d[\d_]*\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)"
+_BOUND = re.compile(rf"(?P<each>each\s+)?(?P<op>>=|≥|>|<=|≤|<)\s*(?P<value>{_NUMBER})\s*(?::|$)")
+_LOOKS_LIKE_A_RANGE = re.compile(r"(each\s*)?(>|<|≥|≤|in\s*[\[(])")
+_LESSON_NAME = re.compile(r"\d\d-[\w-]+")
 _INTERVAL = re.compile(
     rf"(?P<each>each\s+)?in\s*(?P<open>[\[(])\s*(?P<low>{_NUMBER})\s*,\s*(?P<high>{_NUMBER})\s*(?P<close>[\])])\s*(?::|$)"
 )
@@ -86,9 +88,9 @@ class Range:
         prefix = "each " if self.each else ""
         low, high = _number(self.low), _number(self.high)
         if self.high == math.inf:
-            return f"{prefix}{'>=' if self.low_included else '>'} {low}"
+            return f"{prefix}{'≥' if self.low_included else '>'} {low}"
         if self.low == -math.inf:
-            return f"{prefix}{'<=' if self.high_included else '<'} {high}"
+            return f"{prefix}{'≤' if self.high_included else '<'} {high}"
         return f"{prefix}in {'[' if self.low_included else '('}{low}, {high}{']' if self.high_included else ')'}"
 
     @classmethod
@@ -99,19 +101,28 @@ class Range:
             value, op = float(match["value"].replace("_", "")), match["op"]
             bounds = {
                 ">=": {"low": value},
+                "≥": {"low": value},
                 ">": {"low": value, "low_included": False},
                 "<=": {"high": value},
+                "≤": {"high": value},
                 "<": {"high": value, "high_included": False},
             }[op]
             return cls(**bounds, each=bool(match["each"]))
         if match := _INTERVAL.match(text):
             low, high = float(match["low"].replace("_", "")), float(match["high"].replace("_", ""))
+            if not low <= high:
+                raise ValueError(f"the range in {comment.strip()!r} is empty: its low end is above its high end")
             return cls(
                 low,
                 high,
                 low_included=match["open"] == "[" or low == -math.inf,  # an infinite end is never reached anyway
                 high_included=match["close"] == "]" or high == math.inf,
                 each=bool(match["each"]),
+            )
+        if _LOOKS_LIKE_A_RANGE.match(text):
+            raise ValueError(
+                f"{comment.strip()!r} starts like a range but is not one: write it as `# ≥ 1: ...`, `# > 0`, "
+                "`# in (0, 1): ...` or `# each ≥ 1`, with a colon before any words"
             )
         return None
 
@@ -140,11 +151,11 @@ class Lesson:
         for name, value in self.defaults.items():
             allowed = f", {self.ranges[name]}" if name in self.ranges else ""
             lines.append(f"  {name} ({type(value).__name__}, default {value!r}{allowed})")
-        return "\n".join(lines)
+        return "\n".join(lines) or "  (none)"
 
 
 def _has_lessons(folder: Path) -> bool:
-    return folder.is_dir() and any(folder.glob("[0-9]*.ipynb"))
+    return folder.is_dir() and any(folder.glob("[0-9][0-9]-*.ipynb"))
 
 
 def lessons_dir(folder: str | os.PathLike | None = None) -> Path:
@@ -186,20 +197,46 @@ def _comments_by_line(source: str) -> dict[int, str]:
     return {t.start[0]: t.string for t in tokens if t.type == tokenize.COMMENT}
 
 
+def _assigned_name(node: ast.stmt) -> str | None:
+    if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+        return node.targets[0].id
+    if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+        return node.target.id
+    return None
+
+
 def _parameters(notebook: nbformat.NotebookNode, path: Path) -> tuple[dict, dict[str, Range]]:
-    for cell in notebook.cells:
-        if is_parameters_cell(cell):
-            defaults, ranges = {}, {}
-            comments = _comments_by_line(cell.source)
-            for node in ast.parse(cell.source).body:
-                if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-                    name = node.targets[0].id
-                    defaults[name] = ast.literal_eval(node.value)
-                    declared = Range.parse(comments.get(node.lineno, ""))
-                    if declared is not None:
-                        ranges[name] = declared
-            return defaults, ranges
-    raise ParameterError(f"{path.name} has no cell tagged 'parameters': papermill could not set its parameters.")
+    cells = [cell for cell in notebook.cells if is_parameters_cell(cell)]
+    if not cells:
+        raise ParameterError(f"{path.name} has no cell tagged 'parameters': papermill could not set its parameters.")
+    source = cells[0].source
+    try:
+        tree, comments = ast.parse(source), _comments_by_line(source)
+    except SyntaxError as exc:
+        where = f"{exc.msg}, line {exc.lineno}"
+        raise ParameterError(f"{path.name}: its parameters cell is not plain Python ({where}).") from None
+    defaults, ranges = {}, {}
+    for node in tree.body:
+        name = _assigned_name(node)
+        if name is None:
+            continue
+        where = f"{path.name}, parameter {name!r}"
+        try:
+            defaults[name] = ast.literal_eval(node.value)
+        except ValueError:
+            raise ParameterError(f"{where}: its default must be a literal (a number, text, list...).") from None
+        lines = range(node.lineno, (node.end_lineno or node.lineno) + 1)
+        try:
+            declared = [r for r in (Range.parse(comments[n]) for n in lines if n in comments) if r is not None]
+        except ValueError as exc:
+            raise ParameterError(f"{where}: {exc}.") from None
+        if len(declared) > 1:
+            raise ParameterError(f"{where}: its comments declare {len(declared)} ranges; keep one.")
+        if declared and defaults[name] not in declared[0]:
+            raise ParameterError(f"{where}: the default {defaults[name]!r} is outside its range, {declared[0]}.")
+        if declared:
+            ranges[name] = declared[0]
+    return defaults, ranges
 
 
 def _title(notebook: nbformat.NotebookNode, fallback: str) -> str:
@@ -230,34 +267,50 @@ def load_lesson(path: str | os.PathLike) -> Lesson:
 
 
 def find_lessons(folder: str | os.PathLike | None = None) -> list[Lesson]:
-    """Every lesson notebook in ``lessons_dir(folder)``, in order."""
-    folder = lessons_dir(folder)
-    return [load_lesson(p) for p in sorted(folder.glob("[0-9]*.ipynb"))]
+    """Every lesson notebook (``NN-name.ipynb``) in ``lessons_dir(folder)``, in order, with absolute paths.
+
+    Copies JupyterLab makes (``01-name-Copy1.ipynb``) are not lessons.
+    """
+    folder = lessons_dir(folder).resolve()
+    paths = [p for p in sorted(folder.glob("[0-9][0-9]-*.ipynb")) if _LESSON_NAME.fullmatch(p.stem)]
+    return [load_lesson(p) for p in paths if not re.search(r"-Copy\d+$", p.stem)]
 
 
 def select_lessons(names: list[str], lessons: list[Lesson]) -> list[Lesson]:
-    """Lessons by name, by number prefix ("02") or by file name; an unknown name is an error listing the valid ones."""
+    """Lessons by name, by number prefix ("02") or by file name; an unknown, ambiguous or repeated name is an error."""
     chosen = []
     for name in names:
         key = Path(name).stem
         matches = [lesson for lesson in lessons if lesson.name == key or lesson.name.split("-")[0] == key]
-        if len(matches) != 1:
+        if not matches:
             valid = ", ".join(lesson.name for lesson in lessons)
-            raise ParameterError(f"No single lesson matches {name!r}. Lessons: {valid}.")
+            raise ParameterError(f"No lesson matches {name!r}. Lessons: {valid}.")
+        if len(matches) > 1:
+            raise ParameterError(f"{name!r} matches {len(matches)} lessons: {', '.join(m.name for m in matches)}.")
+        if matches[0] in chosen:
+            raise ParameterError(f"{matches[0].name} is named twice: each lesson runs once.")
         chosen.append(matches[0])
     return chosen
 
 
 def parse_value(text: str) -> object:
-    """A command-line value as YAML reads it: ``64`` → int, ``0.3`` and ``1e-3`` → float, ``true`` → bool, else text."""
-    import yaml
+    """A command-line value, read as the parameters cell writes it: ``64`` and ``1_000`` → int, ``0.3`` and ``1e-3`` →
+    float, ``[16, 32]`` → list, ``true``/``True`` → bool, ``null``/``None`` → None, anything else → the text itself.
 
+    Python's literal syntax rather than YAML's: YAML 1.1 would read ``042`` as 34 and ``1:30`` as 90.
+    """
+    words = {"true": True, "false": False, "null": None, "none": None}
+    stripped = text.strip()
+    if stripped.lower() in words:
+        return words[stripped.lower()]
+    if re.fullmatch(r"[-+]?0\d+", stripped):
+        raise ParameterError(f"{text!r} has a leading zero: write the number without it.")
     try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError:
+        value = ast.literal_eval(stripped)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
         return text
-    if isinstance(value, str) and _FLOAT.fullmatch(text.strip()):
-        return float(text)
+    if isinstance(value, dict):
+        raise ParameterError(f"{text!r} is a mapping; a parameter takes a number, text, true/false or a [list].")
     return value
 
 
@@ -297,9 +350,9 @@ def check_parameters(lesson: Lesson, params: dict) -> dict:
                 f"{lesson.name}: parameter 'dataset' must be one of {', '.join(DATASET_NAMES)}. Received: {value!r}."
             )
         if name in lesson.ranges and value not in lesson.ranges[name]:
-            raise ParameterError(
-                f"{lesson.name}: parameter {name!r} must be {lesson.ranges[name]}. Received: {name}={value!r}."
-            )
+            allowed = lesson.ranges[name]
+            what = f"a list whose every element is {str(allowed).removeprefix('each ')}" if allowed.each else allowed
+            raise ParameterError(f"{lesson.name}: parameter {name!r} must be {what}. Received: {name}={value!r}.")
         checked[name] = value
     return checked
 
@@ -312,11 +365,23 @@ def params_for(lesson: Lesson, overrides: dict) -> dict:
 
 
 def check_overrides(lessons: list[Lesson], overrides: dict) -> dict[str, dict]:
-    """Check every lesson's parameters before anything runs. A name no chosen lesson knows is an error."""
+    """Check every lesson's parameters before anything runs. A name no chosen lesson knows is an error.
+
+    A section (a mapping of parameters for one lesson) may be keyed by the lesson's name, number or file name.
+    """
+    normalised: dict = {}
     for name, value in overrides.items():
         if isinstance(value, dict):
-            select_lessons([name], lessons)
+            try:
+                (lesson,) = select_lessons([str(name)], lessons)
+            except ParameterError as exc:
+                raise ParameterError(f"The section {name!r} names no lesson among those chosen. {exc}") from None
+            if lesson.name in normalised:
+                raise ParameterError(f"Two sections name {lesson.name}; merge them.")
+            normalised[lesson.name] = value
         elif not any(name in lesson.defaults for lesson in lessons):
             valid = "\n".join(f"{lesson.name}:\n{lesson.describe_parameters()}" for lesson in lessons)
             raise ParameterError(f"No chosen lesson has a parameter {name!r}. Valid parameters:\n{valid}")
-    return {lesson.name: check_parameters(lesson, params_for(lesson, overrides)) for lesson in lessons}
+        else:
+            normalised[name] = value
+    return {lesson.name: check_parameters(lesson, params_for(lesson, normalised)) for lesson in lessons}

@@ -158,7 +158,7 @@ def _local_copy(name: str, data_home: str | os.PathLike | None) -> tuple[Path, s
         return folder, str(folder)
     home = os.environ.get("EMBEDLIB_DATA")
     if home and (Path(home).expanduser() / name).is_dir():
-        folder = Path(home).expanduser() / name
+        folder = (Path(home).expanduser() / name).absolute()
         return folder, str(folder)
     cached = cache_dir() / name
     if cached.is_dir():
@@ -216,7 +216,7 @@ def load_movielens(
         else:
             return read_movielens_folder(folder, name, source="download")
     else:
-        tried.append("download=False")
+        tried.append("no download tried")
 
     reason = f"{name} could not be had ({'; '.join(tried)})"
     how = (
@@ -247,7 +247,7 @@ def dataset_fingerprint(name: str, *, data_home: str | os.PathLike | None = None
     return None if local is None else _fingerprint(_spec(name), _file_hashes(local[0], _spec(name)))
 
 
-class _DownloadFailed(Exception):
+class _DownloadFailed(DatasetError):
     """The network or server failed: a reason to fall back, unlike a corrupt download."""
 
 

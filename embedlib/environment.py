@@ -41,10 +41,13 @@ VARIABLES = {
     "e.g. `~/.cache/embedlib`)",
     "EMBEDLIB_STRICT": "`1`: stop with an error when the real data cannot be had, instead of using synthetic data",
     "EMBEDLIB_COMPILE_CACHE": "`0`: do not keep JAX's compiled code on disk",
-    "EMBEDLIB_LESSONS": "the folder `embedlib run` and `embedlib sweep` look for lessons in (default: `./lessons`)",
+    "EMBEDLIB_LESSONS": "the folder `embedlib run` and `embedlib sweep` look for lessons in (default: `./lessons`, "
+    "else `.`)",
     "EMBEDLIB_CONSTRAINTS": "a pip constraints file `scripts/setup.sh` installs with (CI: `binder/requirements.txt`)",
     "EMBEDLIB_SWEEP_RUN": "set by `embedlib sweep` in the kernel of each run it starts (a swept lesson may not "
     "sweep again); not for you to set",
+    "EMBEDLIB_SET_JAX": "set by `import embedlib`: the `JAX_*` variables it wrote, which processes it starts drop and "
+    "decide for themselves; not for you to set",
     "EMBEDLIB_TEST_ARTIFACTS": "tests: where the browser test saves its screenshots",
     "EMBEDLIB_BROWSER_LESSONS": "tests: the lessons the browser test runs in JupyterLab (`2,7` by default, `all`)",
     "EMBEDLIB_TF_LESSONS": "tests: `all` runs every lesson on TensorFlow (by default lessons 5, 6 and 7)",
@@ -62,14 +65,19 @@ HOW_TO_FIX = (
 # A size limit is what makes JAX lock its cache (filelock): without one, a kernel can read an entry another is still
 # writing. The whole course compiles well under 100 MB; the least recently used entries go first past the limit.
 COMPILE_CACHE_MAX_BYTES = 1 << 30
+SET_BY_EMBEDLIB = "EMBEDLIB_SET_JAX"
 
 
 def env_flag(name: str, *, default: bool = False) -> bool:
-    """Whether the environment variable ``name`` says yes (1, true, yes, on) or no (0, false, no, off, or empty)."""
+    """Whether the environment variable ``name`` says yes (1, true, yes, on) or no (0, false, no, off); ``default``
+    when it is unset or empty. Any other value is a ValueError that names the variable and the words it takes."""
     value = os.environ.get(name, "").strip().lower()
     if not value:
         return default
-    return value in TRUE_WORDS or (default and value not in FALSE_WORDS)
+    if value not in TRUE_WORDS | FALSE_WORDS:
+        words = ", ".join(sorted(TRUE_WORDS | FALSE_WORDS))
+        raise ValueError(f"{name}={os.environ[name]!r} is neither yes nor no: set it to one of {words}.")
+    return value in TRUE_WORDS
 
 
 class BackendError(ImportError):
@@ -80,7 +88,9 @@ def choose_backend() -> str:
     """Default Keras to JAX if nothing chose a backend yet; return the backend Keras uses or will use."""
     config = sys.modules.get("keras.src.backend.config")  # present once `import keras` has succeeded
     if config is None:
-        return os.environ.setdefault("KERAS_BACKEND", DEFAULT_BACKEND)
+        if not os.environ.get("KERAS_BACKEND", "").strip():  # Keras takes an empty value as unset, too
+            os.environ["KERAS_BACKEND"] = DEFAULT_BACKEND
+        return os.environ["KERAS_BACKEND"]
     backend = config.backend()
     if backend not in TRAINING_BACKENDS:
         raise BackendError(
@@ -95,7 +105,7 @@ def choose_backend() -> str:
 def cache_dir() -> Path:
     """The folder downloads and compiled code are kept in: ``EMBEDLIB_CACHE``, else the user's cache folder."""
     if os.environ.get("EMBEDLIB_CACHE"):
-        return Path(os.environ["EMBEDLIB_CACHE"])
+        return Path(os.environ["EMBEDLIB_CACHE"]).expanduser().absolute()
     import platformdirs  # the folder pooch.os_cache("embedlib") names, without importing pooch and requests
 
     return Path(platformdirs.user_cache_dir("embedlib"))
@@ -115,15 +125,20 @@ def enable_compile_cache(folder: str | os.PathLike | None = None) -> Path | None
     pays for several of them again on every run; JAX by default stores only compiles that took over a second, which
     leaves out most of Keras's, so this stores every one. A folder the user gave JAX (``JAX_COMPILATION_CACHE_DIR``)
     wins over ours. Writes and reads are locked (see ``COMPILE_CACHE_MAX_BYTES``); an entry that cannot be loaded
-    costs a recompile and a warning, not an error. Returns None, changing nothing, when ``EMBEDLIB_COMPILE_CACHE`` is
-    off or Keras does not run on JAX.
+    costs a recompile and a warning, not an error. Returns None when ``EMBEDLIB_COMPILE_CACHE`` is off or Keras does
+    not run on JAX.
 
     JAX is not imported here: if it is not loaded yet, the settings go into the ``JAX_*`` environment variables it
-    reads when it is (so ``import embedlib`` stays quick); if it is, into ``jax.config``.
+    reads when it is (so ``import embedlib`` stays quick), leaving alone any the user set; if it is, into
+    ``jax.config``. ``EMBEDLIB_SET_JAX`` lists the variables written here, so that a process started from this one
+    (a lesson's kernel, a sweep's run) drops them and decides for itself, with its own ``EMBEDLIB_*`` settings.
     """
+    jax = sys.modules.get("jax")
+    if jax is None:
+        for name in filter(None, os.environ.pop(SET_BY_EMBEDLIB, "").split(",")):
+            os.environ.pop(name, None)
     if not env_flag("EMBEDLIB_COMPILE_CACHE", default=True) or os.environ.get("KERAS_BACKEND", "jax") != "jax":
         return None
-    jax = sys.modules.get("jax")
     if folder is None:
         given = jax.config.jax_compilation_cache_dir if jax else os.environ.get("JAX_COMPILATION_CACHE_DIR")
         folder = given or compile_cache_folder()
@@ -134,11 +149,15 @@ def enable_compile_cache(folder: str | os.PathLike | None = None) -> Path | None
         "jax_compilation_cache_max_size": COMPILE_CACHE_MAX_BYTES,
         "jax_raise_persistent_cache_errors": False,
     }
+    written = []
     for name, value in settings.items():
         if jax is not None:
             jax.config.update(name, value)
-        else:
+        elif name.upper() not in os.environ:
             os.environ[name.upper()] = str(value)
+            written.append(name.upper())
+    if written:
+        os.environ[SET_BY_EMBEDLIB] = ",".join(written)
     return Path(folder)
 
 
@@ -166,6 +185,12 @@ def describe_machine() -> dict:
     }
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path: str | os.PathLike, content: str | bytes) -> Path:
     """Write ``content`` to a temporary file beside ``path``, then move it into place in one step; return ``path``.
 
@@ -178,6 +203,7 @@ def write_atomic(path: str | os.PathLike, content: str | bytes) -> Path:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~_umask())  # mkstemp makes it 0600
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -1,9 +1,10 @@
 """How lessons are executed: each in its own kernel with papermill, several at once, results collected and saved.
 
 ``execute_lesson`` runs one lesson and reads back what it recorded (``embedlib.record``). ``run_lessons`` checks
-every parameter first, then runs lessons two at a time where two CPUs are free (``default_jobs``), a lesson that
-``runs_alone`` by itself after the others (``schedule``), and writes ``summary.json``. ``run_each`` is the one
-process-pool loop, shared with ``embedlib.sweep``. Printing is left to the caller (the ``embedlib`` command).
+every parameter first, then runs ``jobs`` lessons at a time (the ``embedlib`` command passes ``default_jobs()``: two
+where two CPUs are free), a lesson that ``runs_alone`` by itself after the others (``schedule``), and writes
+``summary.json``. ``run_each`` is the one
+process-pool loop, shared with ``embedlib.sweep``. What is said goes through the caller's ``echo``.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ __all__ = [
 ]
 
 KERNEL_NAME = "python3"
+RELATIVE_TO_HERE = ("EMBEDLIB_DATA", "EMBEDLIB_CACHE")
 Item = TypeVar("Item")
 
 
@@ -103,7 +105,13 @@ def execute_lesson(
     result = RunResult(
         lesson.name, str(output), {**lesson.defaults, **params}, code_fingerprint=lesson.code_fingerprint
     )
-    extra = {"kernel_manager_class": _kernel_manager_setting(kernel_environment)} if kernel_environment else {}
+    # Relative folders in these variables would resolve against the lesson's folder, where the kernel starts.
+    folders = {
+        name: str(Path(os.environ[name]).expanduser().resolve()) for name in RELATIVE_TO_HERE if os.environ.get(name)
+    }
+    variables = {**folders, **(kernel_environment or {})}
+    extra = {"kernel_manager_class": _kernel_manager_setting(variables)} if variables else {}
+    output.unlink(missing_ok=True)  # a failure before papermill writes must not read back an older run's numbers
     start = time.perf_counter()
     try:
         papermill.execute_notebook(
@@ -167,17 +175,27 @@ def run_each(
     """Call ``function(item)`` on ``executor`` for each item, at most ``at_once`` at a time; yield (item, future) as
     each ends, in the order they end.
 
-    An item is submitted only when a slot is free (none is queued ahead), so after Ctrl-C no further item starts.
+    An item is submitted only when a slot is free (none is queued ahead), so after Ctrl-C no further item starts. An
+    item the executor refuses (a pool whose worker died) comes back as a future holding that error.
     """
     check_count("at_once", at_once)
     waiting, running = list(items), {}
-    while waiting or running:
-        while waiting and len(running) < at_once:
-            item = waiting.pop(0)
-            running[executor.submit(function, item)] = item
-        done, _ = wait(running, return_when=FIRST_COMPLETED)
-        for future in done:
-            yield running.pop(future), future
+    try:
+        while waiting or running:
+            while waiting and len(running) < at_once:
+                item = waiting.pop(0)
+                try:
+                    future = executor.submit(function, item)
+                except Exception as exc:  # e.g. BrokenProcessPool after a worker died: this item fails, not the loop
+                    future = Future()
+                    future.set_exception(exc)
+                running[future] = item
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                yield running.pop(future), future
+    finally:  # interrupted or abandoned: nothing more starts, and what has not started is cancelled
+        for future in running:
+            future.cancel()
 
 
 def schedule(lessons: list[Lesson], jobs: int) -> list[list[Lesson]]:
@@ -242,11 +260,12 @@ def run_lessons(
     (``None``: say nothing); the per-cell progress bar shows only for lessons that run by themselves.
     """
     import nbformat
+    import papermill  # noqa: F401 - missing course tools are one clear error here, not one per lesson in the workers
 
     per_lesson = check_overrides(lessons, overrides)
     echo = echo or (lambda _line: None)
     if in_place and overrides:
-        raise ParameterError("--in-place regenerates the committed notebooks with their defaults: drop -p and -f.")
+        raise ParameterError("Regenerating the committed notebooks (in_place) runs their defaults: give no overrides.")
     check_count("jobs", jobs)
     output_dir.mkdir(parents=True, exist_ok=True)
     finished: dict[str, RunResult] = {}

@@ -165,9 +165,15 @@ def run_sweep(
     Finished runs in ``output_dir`` are reused only while current (see the module's docstring); ``echo`` is told
     how many were stale and why (``None``: say nothing).
     """
-    output_dir = Path(output_dir)
+    output_dir = Path(output_dir).absolute()  # workers elsewhere (Dask) must not resolve it against their own folder
     _check_where(lesson, output_dir)
-    runs = expand_grid(lesson, grid, repeat=repeat, base=base_params)
+    if workers is not None:
+        check_count("workers", workers)
+    shown = [*grid, *(["seed"] if repeat > 1 else [])]
+    unique = {}  # the same point given twice (1 and 1.0) is one run, not two writing one file at once
+    for params in expand_grid(lesson, grid, repeat=repeat, base=base_params):
+        unique.setdefault(run_id({**lesson.defaults, **params}, shown), params)
+    runs = list(unique.values())
     if len(runs) > MAX_RUNS_WITHOUT_YES and not yes:
         raise ParameterError(
             f"This sweep has {len(runs)} runs (more than {MAX_RUNS_WITHOUT_YES}). Pass --yes (yes=True) to run it."
@@ -175,7 +181,6 @@ def run_sweep(
     runs_dir = output_dir / "runs"
     runs_dir.mkdir(parents=True, exist_ok=True)
 
-    shown = [*grid, *(["seed"] if repeat > 1 else [])]
     expected_data: dict[str, str | None] = {}
     results, todo, stale = {}, [], Counter()
     for params in runs:
@@ -217,7 +222,16 @@ def run_sweep(
             try:
                 result = future.result()
             except Exception as exc:  # the worker itself died; record it like a failed run
-                result = asdict(RunResult(lesson.name, str(runs_dir / f"{name}.ipynb"), {}, "failed", error=repr(exc)))
+                result = asdict(
+                    RunResult(
+                        lesson.name,
+                        str(runs_dir / f"{name}.ipynb"),
+                        {**lesson.defaults, **unique[name]},
+                        "failed",
+                        error=f"{type(exc).__name__}: {exc}",
+                        code_fingerprint=lesson.code_fingerprint,
+                    )
+                )
             write_atomic(runs_dir / f"{name}.json", json.dumps(result, indent=2, default=str) + "\n")
             results[name] = result
             bar.update(1)
@@ -234,7 +248,11 @@ def run_sweep(
     if metric in table and table[metric].notna().any():
         from embedlib.plots import plot_sweep
 
-        figure = plot_sweep(table, list(grid), metric=metric)
+        # A list-valued parameter (sizes to try) is plotted as its text: a plot's categories must be hashable.
+        shown_values = table.assign(
+            **{p: table[p].map(lambda v: json.dumps(v) if isinstance(v, list) else v) for p in grid}
+        )
+        figure = plot_sweep(shown_values, list(grid), metric=metric)
         png = io.BytesIO()
         figure.savefig(png, format="png", dpi=100)
         write_atomic(output_dir / "sweep.png", png.getvalue())

@@ -41,7 +41,7 @@ def lowest_versions() -> list[str]:
     pytest_bound = [d for d in extras["test"] if d.startswith("pytest")]
     pins = []
     for requirement in [*project["dependencies"], *extras["course"], *pytest_bound]:
-        match = re.fullmatch(r"([A-Za-z0-9_.-]+)>=([\w.]+)", requirement)
+        match = re.fullmatch(r"([A-Za-z0-9_.-]+)>=([\w.]+)(?:,<[\w.]+)?", requirement)
         if not match:
             sys.exit(f"check_lower_bounds: {requirement!r} has no plain >= lower bound to check")
         name, low = match.groups()

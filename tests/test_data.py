@@ -389,7 +389,7 @@ def test_strict_mode_raises_instead_of_falling_back(server, monkeypatch):
 
 
 def test_download_false_does_not_touch_the_network(server):
-    with pytest.warns(FallbackWarning, match="download=False"):
+    with pytest.warns(FallbackWarning, match="no download tried"):
         load_movielens(download=False)
     assert server.calls == []
 
@@ -453,3 +453,11 @@ def test_data_info_without_a_copy_says_how_to_get_one_and_never_downloads(server
     err = capsys.readouterr().err
     assert "could not be had" in err and "embedlib data download ml-latest-small" in err
     assert server.calls == [] and cache_contents() == []
+
+
+def test_data_download_without_a_network_is_a_clear_error_not_a_traceback(server, capsys):
+    from embedlib import cli
+
+    assert cli.main(["data", "download", "ml-latest-small"]) == 2  # the local "server" publishes nothing
+    assert "embedlib: error: download from https://files.grouplens.org" in capsys.readouterr().err
+    assert cache_contents() == []

@@ -25,7 +25,7 @@ def run_python(code: str, home, *, keras_json_backend: str | None = None, env_ba
         (home / ".keras" / "keras.json").write_text(json.dumps({"backend": keras_json_backend}))
     env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
     env["HOME"] = str(home)
-    if env_backend:
+    if env_backend is not None:
         env["KERAS_BACKEND"] = env_backend
     return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
 
@@ -158,7 +158,7 @@ def test_kernels_filling_one_cache_at_once_never_read_a_half_written_entry(tmp_p
 @pytest.mark.parametrize(
     ("value", "default", "expected"),
     [("1", False, True), ("yes", False, True), ("0", False, False), ("", False, False), ("", True, True),
-     ("0", True, False), ("off", True, False), ("on", True, True), ("maybe", False, False)],
+     ("0", True, False), ("off", True, False), ("on", True, True), (" Yes ", False, True)],
 )  # fmt: skip
 def test_env_flag_reads_yes_and_no(monkeypatch, value, default, expected):
     monkeypatch.setenv("EMBEDLIB_SOME_FLAG", value)
@@ -171,3 +171,57 @@ def test_write_atomic_leaves_no_temporary_file_when_writing_fails(tmp_path):
     with pytest.raises(TypeError):
         environment.write_atomic(target, 42)  # neither str nor bytes
     assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+
+
+def test_env_flag_refuses_a_word_it_does_not_know(monkeypatch):
+    monkeypatch.setenv("EMBEDLIB_STRICT", "disable")
+    with pytest.raises(
+        ValueError, match="EMBEDLIB_STRICT='disable' is neither yes nor no: set it to one of 0, 1, false, no"
+    ):
+        environment.env_flag("EMBEDLIB_STRICT")
+
+
+def test_write_atomic_gives_new_files_the_usual_permissions_and_keeps_an_existing_files(tmp_path):
+    fresh = environment.write_atomic(tmp_path / "new.txt", "x")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert fresh.stat().st_mode & 0o777 == 0o666 & ~mask
+    kept = tmp_path / "kept.txt"
+    kept.write_text("old")
+    kept.chmod(0o640)
+    environment.write_atomic(kept, "new")
+    assert kept.stat().st_mode & 0o777 == 0o640 and kept.read_text() == "new"
+
+
+CHILD = "import embedlib, jax; print(jax.config.jax_compilation_cache_dir, jax.config.jax_compilation_cache_max_size)"
+
+
+def test_a_process_started_from_embedlib_decides_its_own_compile_cache(tmp_path):
+    # This pytest process imported embedlib, which wrote JAX_* variables; a kernel inherits them.
+    parent = dict(os.environ)
+    assert environment.SET_BY_EMBEDLIB in parent or "jax" in sys.modules
+    own = subprocess.run(
+        [sys.executable, "-c", CHILD], env={**parent, "EMBEDLIB_CACHE": str(tmp_path / "c")},
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert own.returncode == 0, own.stderr[-2000:]
+    assert own.stdout.split() == [str(tmp_path / "c" / "jax-compiled"), str(environment.COMPILE_CACHE_MAX_BYTES)]
+    off = subprocess.run(
+        [sys.executable, "-c", CHILD], env={**parent, "EMBEDLIB_COMPILE_CACHE": "0"},
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert off.returncode == 0, off.stderr[-2000:]
+    assert off.stdout.split() == ["None", "-1"]
+    users = subprocess.run(
+        [sys.executable, "-c", CHILD], capture_output=True, text=True, timeout=120,
+        env={**{k: v for k, v in parent.items() if not k.startswith(("JAX_", "EMBEDLIB_SET"))},
+             "JAX_COMPILATION_CACHE_DIR": str(tmp_path / "mine"), "JAX_COMPILATION_CACHE_MAX_SIZE": "12345"},
+    )  # fmt: skip
+    assert users.stdout.split() == [str(tmp_path / "mine"), "12345"], users.stderr[-2000:]
+
+
+def test_an_empty_keras_backend_means_jax_as_it_means_unset_to_keras(tmp_path):
+    done = run_python("import embedlib, keras; print(keras.config.backend())", tmp_path, keras_json_backend="tensorflow",
+                      env_backend="")  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["jax"]

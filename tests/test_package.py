@@ -136,3 +136,24 @@ def test_the_release_script_writes_one_version_everywhere(tmp_path):
     assert '__version__ = "9.8.7"' in (copy / "embedlib/__init__.py").read_text()
     text = (copy / "README.md").read_text() + (copy / "lessons/01-embeddings-intro.ipynb").read_text()
     assert "blob/v9.8.7/lessons/" in text and "embedlib@v9.8.7" in text and "v0.1.0" not in text
+
+
+def test_xdist_keeps_a_group_on_one_worker(tmp_path):
+    # scripts/test.sh relies on it (conftest.py groups nbval's cells of the course with the test reading their
+    # records); pytest-xdist's loadgroup silently stopped grouping with pytest 9.2 (pytest-dev/pytest-xdist#1386).
+    (tmp_path / "test_grouped.py").write_text(
+        "import os, pathlib, pytest\n"
+        "@pytest.mark.parametrize('i', range(6))\n"
+        "@pytest.mark.xdist_group('one')\n"
+        "def test_worker(i):\n"
+        "    (pathlib.Path(__file__).parent / f\"ran-{i}-on-{os.environ['PYTEST_XDIST_WORKER']}\").touch()\n"
+    )
+    (tmp_path / "empty.ini").write_text("[pytest]\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-n", "2", "--dist", "loadgroup", "-q", "-p", "no:cacheprovider",
+         "-c", str(tmp_path / "empty.ini"), str(tmp_path)],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )  # fmt: skip
+    workers = {path.name.split("-on-")[1] for path in tmp_path.glob("ran-*")}
+    assert done.returncode == 0 and len(list(tmp_path.glob("ran-*"))) == 6, done.stdout[-2000:]
+    assert len(workers) == 1, f"the group was split over {sorted(workers)}"

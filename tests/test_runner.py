@@ -7,6 +7,7 @@ import json
 import math
 import os
 import platform
+import re
 from pathlib import Path
 
 import nbformat
@@ -17,7 +18,7 @@ from embedlib import cli, course, execute, sweep
 from embedlib.course import ParameterError
 
 TINY_PARAMETERS = """dataset = "synthetic"
-n = 3          # >= 1: how many
+n = 3          # ≥ 1: how many
 scale = 0.5    # in [0, 10): a factor
 fail = False
 seed = 0       # in [0, 4294967295]
@@ -69,7 +70,7 @@ def test_lessons_are_found_with_title_and_defaults(lessons):
     assert (lesson.name, lesson.title) == ("01-tiny", "A tiny lesson")
     assert lesson.defaults == {"dataset": "synthetic", "n": 3, "scale": 0.5, "fail": False, "seed": 0, "sizes": [1, 2]}
     assert course.select_lessons(["01"], lessons) == [lesson]
-    with pytest.raises(ParameterError, match="No single lesson matches '07'. Lessons: 01-tiny"):
+    with pytest.raises(ParameterError, match="No lesson matches '07'. Lessons: 01-tiny"):
         course.select_lessons(["07"], lessons)
 
 
@@ -375,6 +376,8 @@ def test_the_ranking_table_lists_what_a_lesson_recorded_best_first():
     ("comment", "inside", "outside"),
     [
         ("# >= 1: at most", [1, 10**9], [0, -3, 0.5, True]),
+        ("# ≥ 1: at most", [1, 10**9], [0, -3, 0.5, True]),
+        ("# each ≥ 2", [[2, 3]], [[1]]),
         ("# > 0", [1e-9, 3], [0, -1]),
         ("# in (0, 1): a share", [0.5, 1e-6], [0, 1, 1.5]),
         ("# in [0, 1): dropout", [0, 0.99], [1, -0.1]),
@@ -392,9 +395,49 @@ def test_a_range_in_a_parameters_comment_is_read_and_enforced(comment, inside, o
     assert course.Range.parse(f"# {allowed}") == allowed  # printed as it is written
 
 
-@pytest.mark.parametrize("comment", ["", "# at most; early stopping", "# or 'synthetic'", "# >= one"])
+@pytest.mark.parametrize(
+    "comment", ["", "# at most; early stopping", "# or 'synthetic'", "# each movie's", "# in time"]
+)
 def test_a_comment_without_a_range_declares_none(comment):
     assert course.Range.parse(comment) is None
+
+
+@pytest.mark.parametrize("comment", ["# >= one", "# > 0 means on", "# ≥ 1, at most", "# in [5, 1]", "# > _: x"])
+def test_a_comment_that_starts_like_a_range_but_is_not_one_is_an_error(comment):
+    with pytest.raises(ValueError, match="range"):
+        course.Range.parse(comment)
+
+
+@pytest.mark.parametrize(
+    ("cell", "message"),
+    [
+        ("n = 0  # ≥ 1", "the default 0 is outside its range, ≥ 1"),
+        ("n = 1  # > 0 means on", "starts like a range but is not one"),
+        ("n = 2 * 3", "its default must be a literal"),
+        ("n = (\n  1  # ≥ 1\n)  # ≥ 2", "declare 2 ranges"),
+        ("%matplotlib inline", "not plain Python"),
+    ],
+)
+def test_a_parameters_cell_the_runner_cannot_trust_is_refused_naming_the_file(tmp_path, cell, message):
+    path = write_tiny(tmp_path, "01-odd", cell)
+    with pytest.raises(ParameterError, match=f"01-odd.ipynb.*{re.escape(message)}"):
+        course.load_lesson(path)
+
+
+def test_a_range_on_any_line_of_a_parameter_and_annotated_parameters_are_read(tmp_path):
+    path = write_tiny(tmp_path, "01-multi", "rows = [\n    1_000,\n]  # each ≥ 2\nepochs: int = 3  # ≥ 1")
+    lesson = course.load_lesson(path)
+    assert lesson.defaults == {"rows": [1000], "epochs": 3}
+    assert str(lesson.ranges["rows"]) == "each ≥ 2" and str(lesson.ranges["epochs"]) == "≥ 1"
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[1] / "lessons").glob("[0-9]*.ipynb")),
+                         ids=lambda p: p.stem[:2])  # fmt: skip
+def test_papermill_reads_every_parameter_the_runner_reads(path):
+    import papermill
+
+    seen = papermill.inspect_notebook(str(path))
+    assert set(seen) == set(course.load_lesson(path).defaults)
 
 
 COMMITTED = sorted((Path(__file__).resolve().parents[1] / "lessons").glob("[0-9]*.ipynb"))
@@ -408,7 +451,7 @@ def test_every_number_a_lesson_takes_has_a_declared_range_its_default_is_in_and_
         numbers = isinstance(default, list) and all(isinstance(v, (int, float)) for v in default)
         if not (numeric or numbers):
             continue
-        assert name in lesson.ranges, f"{lesson.name}: {name} declares no range (e.g. `{name} = ...  # >= 1: ...`)"
+        assert name in lesson.ranges, f"{lesson.name}: {name} declares no range (e.g. `{name} = ...  # ≥ 1: ...`)"
         allowed = lesson.ranges[name]
         assert default in allowed, f"{lesson.name}: the default {name}={default!r} is outside {allowed}"
         if allowed.low > -math.inf:
@@ -471,7 +514,7 @@ def test_each_sweep_run_sees_its_own_mark_in_its_kernel(tmp_path):
     from concurrent.futures import ThreadPoolExecutor
 
     body = "import os, embedlib\nembedlib.record_metrics(val_rmse=float(n), mark=os.environ.get('EMBEDLIB_SWEEP_RUN'))"
-    path = write_tiny(tmp_path / "marks", "01-marks", "n = 1  # >= 0", body)
+    path = write_tiny(tmp_path / "marks", "01-marks", "n = 1  # ≥ 0", body)
     with ThreadPoolExecutor(2) as threads:
         result = sweep.run_sweep(
             course.load_lesson(path), {"n": [1, 2]}, tmp_path / "out", executor=threads, progress=False, echo=None
@@ -487,3 +530,94 @@ def test_without_the_course_tools_run_says_which_extra_to_install(lessons, tmp_p
     assert cli.main(["run", "01", "--output-dir", str(tmp_path / "o"), "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert "needs the course tools (papermill is missing)" in err and "pip install 'embedlib[course]'" in err
+
+
+def test_command_line_values_are_read_as_the_parameters_cell_writes_them():
+    assert course.parse_value("1_000") == 1000 and course.parse_value("[16, 2e3]") == [16, 2000.0]
+    assert course.parse_value("True") is True and course.parse_value("null") is None
+    assert course.parse_value("1:30") == "1:30" and course.parse_value("ml-1m") == "ml-1m"
+    with pytest.raises(ParameterError, match="leading zero"):
+        course.parse_value("042")  # YAML 1.1 would have read 34
+    with pytest.raises(ParameterError, match="is a mapping"):
+        course.parse_value("{'a': 1}")
+
+
+def test_a_section_may_name_its_lesson_by_number_or_file_and_is_never_dropped(lessons):
+    (lesson,) = lessons
+    for key in ("01", "01-tiny", "01-tiny.ipynb"):
+        assert course.check_overrides(lessons, {key: {"n": 7}}) == {"01-tiny": {"n": 7}}
+    with pytest.raises(ParameterError, match="Two sections name 01-tiny"):
+        course.check_overrides(lessons, {"01": {"n": 7}, "01-tiny": {"n": 8}})
+    with pytest.raises(ParameterError, match="The section '02' names no lesson among those chosen"):
+        course.check_overrides(lessons, {"02": {"n": 7}})
+
+
+def test_a_lesson_named_twice_or_a_name_that_matches_two_is_refused(lessons, tmp_path):
+    with pytest.raises(ParameterError, match="01-tiny is named twice"):
+        course.select_lessons(["01", "01-tiny"], lessons)
+    folder = tmp_path / "two"
+    write_tiny(folder, "01-first")
+    write_tiny(folder, "01-second")
+    write_tiny(folder, "01-first-Copy1")  # JupyterLab's duplicate: not a lesson
+    found = course.find_lessons(folder)
+    assert [lesson.name for lesson in found] == ["01-first", "01-second"]
+    assert all(lesson.path.is_absolute() for lesson in found)
+    with pytest.raises(ParameterError, match="'01' matches 2 lessons: 01-first, 01-second"):
+        course.select_lessons(["01"], found)
+
+
+def _fake_runs(monkeypatch, *, metric=lambda params: 1.0):
+    calls = []
+
+    def fake_execute(lesson, params, output, *, progress, kernel_environment):
+        calls.append(output.name)
+        return execute.RunResult(lesson.name, str(output), params, "ok", metrics={"val_rmse": metric(params)})
+
+    monkeypatch.setattr(sweep, "execute_lesson", fake_execute)
+    return calls
+
+
+def test_a_point_given_twice_is_one_run_and_list_parameters_sweep_and_plot(lessons, tmp_path, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    calls = _fake_runs(monkeypatch, metric=lambda params: float(len(params.get("sizes", [])) + params.get("scale", 0)))
+    with ThreadPoolExecutor(2) as threads:
+        result = sweep.run_sweep(lessons[0], {"scale": [1, 1.0, 2]}, tmp_path / "a", executor=threads, progress=False)
+        assert len(calls) == 2 == len(result.table)
+        listed = sweep.run_sweep(lessons[0], {"sizes": [[1], [1, 2]]}, tmp_path / "b", executor=threads, progress=False)
+    assert listed.figure is not None and listed.table["val_rmse"].tolist() == [1.0, 2.0]
+
+
+def test_a_run_whose_worker_died_keeps_its_parameters_and_the_others_still_run(lessons, tmp_path, monkeypatch):
+    from concurrent.futures import BrokenExecutor, ThreadPoolExecutor
+
+    _fake_runs(monkeypatch)
+
+    class DiesOnce(ThreadPoolExecutor):  # the pool breaks on the second submit, as after a worker's death
+        submitted = 0
+
+        def submit(self, fn, *args, **kwargs):
+            DiesOnce.submitted += 1
+            if DiesOnce.submitted == 2:
+                raise BrokenExecutor("a worker process died")
+            return super().submit(fn, *args, **kwargs)
+
+    with DiesOnce(1) as pool:
+        result = sweep.run_sweep(lessons[0], {"n": [1, 2, 3]}, tmp_path / "o", executor=pool, workers=1, progress=False)
+    table = result.table.set_index("n")
+    assert table["status"].to_dict() == {1: "ok", 2: "failed", 3: "ok"}
+    assert "a worker process died" in table.loc[2, "error"] and table.loc[2, "seed"] == 0
+
+
+def test_run_each_gives_back_what_the_executor_refused_and_cancels_what_waits_when_left():
+    from concurrent.futures import ThreadPoolExecutor
+
+    class Refuses(ThreadPoolExecutor):
+        def submit(self, fn, *args, **kwargs):
+            if args[0] == 1:
+                raise RuntimeError("cannot schedule new futures after shutdown")
+            return super().submit(fn, *args, **kwargs)
+
+    with Refuses(1) as pool:
+        got = {item: future.exception() for item, future in execute.run_each(pool, abs, [0, 1, 2], at_once=1)}
+    assert got[0] is None and got[2] is None and "cannot schedule" in str(got[1])
