@@ -74,14 +74,28 @@ def pytest_itemcollected(item):
     item.add_marker(pytest.mark.xdist_group(group))
 
 
-@pytest.hookimpl(hookwrapper=True)
+def _is_solution_self_check(item) -> bool:
+    cell = getattr(item, "cell", None)
+    hidden = cell is not None and cell.get("metadata", {}).get("jupyter", {}).get("source_hidden", False)
+    return bool(hidden) and "exercises." in cell.source
+
+
+@pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item):
-    yield
+    result = yield
     outputs = getattr(item, "test_outputs", None) if _is_nbval_cell(item) else None
     for output in outputs or []:
         recorded = output.get("data", {}).get(RECORD_MIME_TYPE)
         if recorded:
             item.config.stash[COURSE_RECORDS].setdefault(Path(item.path).stem, {}).update(recorded)
+    # A folded solution's self-check must pass when nbval runs it, not only in the committed output. (Its output is
+    # not compared as a whole: nbval runs cells without history, so the `;` that hides the check's return value in
+    # a notebook does not hide it there.)
+    if _is_nbval_cell(item) and _is_solution_self_check(item):
+        said = "".join(o.get("text", "") for o in outputs or [] if o.get("output_type") == "stream")
+        if "✅" not in said or "Not yet" in said:
+            raise AssertionError(f"{item.nodeid}: the solution's self-check did not pass when run: {said!r}")
+    return result
 
 
 @pytest.fixture

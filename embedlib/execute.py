@@ -71,16 +71,18 @@ def _error_text(exc: BaseException) -> str:
     return f"{ename}{where}: {evalue}"
 
 
-def _kernel_manager_setting(variables: dict[str, str]) -> type:
-    """A kernel manager class that starts its kernel with ``variables`` added to this process's environment.
+def _kernel_manager(folder: Path, variables: dict[str, str]) -> type:
+    """A kernel manager class that starts its kernel in ``folder`` with ``variables`` added to its environment.
 
-    Passed to one run only, so runs in threads of one process (a Dask worker) never see each other's variables.
+    Made for one run, so runs in threads of one process (a Dask worker) never see each other's folder or variables:
+    papermill's own ``cwd`` changes the whole process's working folder, which threads share.
     """
     from jupyter_client.manager import AsyncKernelManager
 
     class KernelManager(AsyncKernelManager):
         async def _async_pre_start_kernel(self, **kw):
             kw["env"] = {**kw.get("env", os.environ), **variables}
+            kw["cwd"] = str(folder)
             return await super()._async_pre_start_kernel(**kw)
 
     return KernelManager
@@ -109,8 +111,7 @@ def execute_lesson(
     folders = {
         name: str(Path(os.environ[name]).expanduser().resolve()) for name in RELATIVE_TO_HERE if os.environ.get(name)
     }
-    variables = {**folders, **(kernel_environment or {})}
-    extra = {"kernel_manager_class": _kernel_manager_setting(variables)} if variables else {}
+    kernel_manager = _kernel_manager(lesson.path.parent.absolute(), {**folders, **(kernel_environment or {})})
     output.unlink(missing_ok=True)  # a failure before papermill writes must not read back an older run's numbers
     start = time.perf_counter()
     try:
@@ -120,13 +121,12 @@ def execute_lesson(
             parameters=params,
             kernel_name=KERNEL_NAME,
             progress_bar=progress,
-            cwd=str(lesson.path.parent),
+            kernel_manager_class=kernel_manager,  # starts the kernel in the lesson's folder
             # The kernel's own log, not the cells' output, which reaches the notebook whatever this says. ipykernel
             # warns at every start that TCP is unencrypted (it listens only on localhost), and jupyter_client
             # interrupts every kernel it shuts down, which ipykernel may log as an ERROR ("KeyboardInterrupt caught
             # in kernel") when the signal lands between messages: neither is a problem of the lesson.
             extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
-            **extra,
         )
         result.status = "ok"
     except Exception as exc:  # papermill raises PapermillExecutionError for a failing cell

@@ -53,4 +53,5 @@ def wheel_venv(tmp_path_factory) -> Path:
     from readme_route import build_wheel, fresh_venv
 
     extras = ["tensorflow-cpu"] if sys.version_info < (3, 14) else []
-    return fresh_venv(tmp_path_factory.mktemp("wheel-env") / "venv", str(build_wheel(tmp_path_factory)), *extras)
+    wheel = build_wheel(tmp_path_factory)  # with the course tools, which run the lesson (papermill, nbformat)
+    return fresh_venv(tmp_path_factory.mktemp("wheel-env") / "venv", f"{wheel}[course]", *extras)

@@ -214,7 +214,7 @@ def test_a_process_started_from_embedlib_decides_its_own_compile_cache(tmp_path)
     assert off.stdout.split() == ["None", "-1"]
     users = subprocess.run(
         [sys.executable, "-c", CHILD], capture_output=True, text=True, timeout=120,
-        env={**{k: v for k, v in parent.items() if not k.startswith(("JAX_", "EMBEDLIB_SET"))},
+        env={**{k: v for k, v in parent.items() if not k.startswith("JAX_") and k != environment.SET_BY_EMBEDLIB},
              "JAX_COMPILATION_CACHE_DIR": str(tmp_path / "mine"), "JAX_COMPILATION_CACHE_MAX_SIZE": "12345"},
     )  # fmt: skip
     assert users.stdout.split() == [str(tmp_path / "mine"), "12345"], users.stderr[-2000:]

@@ -513,14 +513,20 @@ def test_a_sweep_marks_each_runs_kernel_not_this_process(lessons, tmp_path, monk
 def test_each_sweep_run_sees_its_own_mark_in_its_kernel(tmp_path):
     from concurrent.futures import ThreadPoolExecutor
 
-    body = "import os, embedlib\nembedlib.record_metrics(val_rmse=float(n), mark=os.environ.get('EMBEDLIB_SWEEP_RUN'))"
+    body = (
+        "import os, embedlib\n"
+        "embedlib.record_metrics(val_rmse=float(n), mark=os.environ.get('EMBEDLIB_SWEEP_RUN'), folder=os.getcwd())"
+    )
     path = write_tiny(tmp_path / "marks", "01-marks", "n = 1  # ≥ 0", body)
+    here = os.getcwd()
     with ThreadPoolExecutor(2) as threads:
         result = sweep.run_sweep(
-            course.load_lesson(path), {"n": [1, 2]}, tmp_path / "out", executor=threads, progress=False, echo=None
+            course.load_lesson(path), {"n": [1, 2, 3, 4]}, tmp_path / "out", executor=threads, progress=False, echo=None
         )
     assert (result.table["mark"] == result.table["run"]).all(), result.table[["run", "mark"]]
     assert sweep.SWEEP_RUN_ENV not in os.environ
+    # Each kernel starts in the lesson's folder, and this process's working folder, shared by threads, never moves.
+    assert (result.table["folder"] == str(path.parent)).all() and os.getcwd() == here
 
 
 def test_without_the_course_tools_run_says_which_extra_to_install(lessons, tmp_path, monkeypatch, capsys):
