@@ -17,6 +17,10 @@ from pathlib import Path
 import pytest
 
 COURSE_RECORDS = pytest.StashKey[dict]()
+# Measured on 2 cores, longest first: nbval's run of the course, the wheel's environment with the TensorFlow lessons,
+# the small lesson runs, the browser, Binder's environment, the README's route.
+LONGEST_GROUPS = ("course", "wheel", "tests/test_lessons.py", "tests/test_browser.py", "tests/test_binder_env.py",
+                  "tests/test_readme_route.py")  # fmt: skip
 RECORD_MIME_TYPE = "application/vnd.embedlib.record+json"  # embedlib.record.MIME_TYPE (embedlib is not imported here)
 
 
@@ -52,11 +56,15 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.real_data)
             if not _real_data_available():
                 item.add_marker(no_real_data)
-    # The course's xdist group (see pytest_itemcollected) is the longest, so it comes first, with the tests that read
-    # its records at its end.
-    items.sort(
-        key=lambda item: (not (_is_nbval_cell(item) or "course_run" in item.keywords), "course_run" in item.keywords)
-    )
+
+    # xdist hands out groups (see pytest_itemcollected) in this order: the longest first, so that no long group is
+    # left for one worker at the end; within the course's group, the tests that read its records come last.
+    def order(item) -> tuple[int, bool]:
+        group = next((m.args[0] for m in item.iter_markers("xdist_group")), "")
+        rank = LONGEST_GROUPS.index(group) if group in LONGEST_GROUPS else len(LONGEST_GROUPS)
+        return rank, "course_run" in item.keywords
+
+    items.sort(key=order)
 
 
 def pytest_itemcollected(item):
