@@ -57,8 +57,9 @@ def pytest_collection_modifyitems(config, items):
             if not _real_data_available():
                 item.add_marker(no_real_data)
 
-    # xdist hands out groups (see pytest_itemcollected) in this order: the longest first, so that no long group is
-    # left for one worker at the end; within the course's group, the tests that read its records come last.
+    # xdist hands out groups (see pytest_itemcollected) in this order when told --no-loadscope-reorder (as
+    # scripts/test.sh does): the longest first, so that no long group is left for one worker at the end. Within the
+    # course's group, the tests that read its records come last.
     def order(item) -> tuple[int, bool]:
         group = next((m.args[0] for m in item.iter_markers("xdist_group")), "")
         rank = LONGEST_GROUPS.index(group) if group in LONGEST_GROUPS else len(LONGEST_GROUPS)
