@@ -34,6 +34,17 @@ def _embedding(
     return layer_class(rows, dim, embeddings_initializer=init, embeddings_regularizer=penalty, name=name)
 
 
+def _vectors(user, movie, n_users, n_movies, embedding_dim, init_range, seed, weight_decay, embedding_layer):
+    """The user and movie vectors both builders start from (seed offsets 0 and 1)."""
+    u = _embedding(
+        embedding_layer, n_users + 1, embedding_dim, init_range, _seed(seed, 0), "user_embedding", weight_decay
+    )(user)
+    m = _embedding(
+        embedding_layer, n_movies + 1, embedding_dim, init_range, _seed(seed, 1), "movie_embedding", weight_decay
+    )(movie)
+    return u, m
+
+
 def _check_rate(name: str, rate: float) -> float:
     if not 0.0 <= rate < 1.0:
         raise ValueError(f"`{name}` must be in [0, 1). Received: {name}={rate!r}.")
@@ -64,12 +75,7 @@ def simple_dot(
     for name, value in (("n_users", n_users), ("n_movies", n_movies), ("embedding_dim", embedding_dim)):
         check_count(name, value)
     user, movie = _inputs()
-    u = _embedding(
-        embedding_layer, n_users + 1, embedding_dim, init_range, _seed(seed, 0), "user_embedding", weight_decay
-    )(user)
-    m = _embedding(
-        embedding_layer, n_movies + 1, embedding_dim, init_range, _seed(seed, 1), "movie_embedding", weight_decay
-    )(movie)
+    u, m = _vectors(user, movie, n_users, n_movies, embedding_dim, init_range, seed, weight_decay, embedding_layer)
     rating = layers.Dot(axes=1, name="dot")([u, m])
     return keras.Model({"user": user, "movie": movie}, rating, name="simple_dot")
 
@@ -99,12 +105,7 @@ def dot_with_bias(
     _check_rate("user_dropout", user_dropout)
     _check_rate("movie_dropout", movie_dropout)
     user, movie = _inputs()
-    u = _embedding(
-        embedding_layer, n_users + 1, embedding_dim, init_range, _seed(seed, 0), "user_embedding", weight_decay
-    )(user)
-    m = _embedding(
-        embedding_layer, n_movies + 1, embedding_dim, init_range, _seed(seed, 1), "movie_embedding", weight_decay
-    )(movie)
+    u, m = _vectors(user, movie, n_users, n_movies, embedding_dim, init_range, seed, weight_decay, embedding_layer)
     u = layers.Dropout(user_dropout, seed=_seed(seed, 2), name="user_dropout")(u)
     m = layers.Dropout(movie_dropout, seed=_seed(seed, 3), name="movie_dropout")(m)
     user_bias = _embedding(embedding_layer, n_users + 1, 1, init_range, _seed(seed, 4), "user_bias")(user)

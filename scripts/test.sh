@@ -8,5 +8,5 @@ export PYTHONDONTWRITEBYTECODE=1  # nothing written into the checkout; packages 
 # Two workers (pytest-xdist) where two CPUs are free, each taking whole groups of tests (conftest.py says which),
 # in the order conftest.py gives them, longest first (xdist would otherwise order them by their number of tests);
 # pass -n 0 to run in this process, e.g. with -k or --pdb.
-workers=$(.venv/bin/python -c "import joblib; print(min(2, joblib.cpu_count()))")
+workers=$(.venv/bin/python -c "from embedlib.execute import default_jobs; print(default_jobs())")
 exec .venv/bin/python -m pytest -n "$workers" --dist loadgroup --no-loadscope-reorder "$@"

@@ -15,8 +15,8 @@ BENCH_SOURCE = Path(bench.__file__).read_text()
 
 def test_quick_benchmark_has_every_row_and_saves_markdown_and_json(tmp_path, capsys):
     report = tmp_path / "report.md"
-    report.write_text("# Title\nprose\n<!-- bench:start -->\nold\n<!-- bench:end -->\nmiddle\n<!-- ranking:start -->\n"
-                      "old\n<!-- ranking:end -->\nend\n")  # fmt: skip
+    report.write_text("# Title\nprose\n<!-- bench:start -->\nSTALE-TABLE\n<!-- bench:end -->\nmiddle\n<!-- ranking:start -->\n"
+                      "STALE-TABLE\n<!-- ranking:end -->\nend\n")  # fmt: skip
     argv = ["--dataset", "synthetic", "--quick", "--output-dir", str(tmp_path), "--report", str(report)]
     assert bench.main(argv) == 0
     result = json.loads((tmp_path / "bench.json").read_text())
@@ -61,7 +61,7 @@ def test_quick_benchmark_has_every_row_and_saves_markdown_and_json(tmp_path, cap
     assert ranked[ranking_bench.IMPLICIT_MODEL]["seeds"] == 3
     assert len(result["ranking"]["goals"]) == 3 and "| goal |" in markdown.split("Top-10 lists")[1]
     written = report.read_text()
-    assert written.startswith("# Title\nprose\n<!-- bench:start -->\nValidation RMSE") and "old" not in written
+    assert written.startswith("# Title\nprose\n<!-- bench:start -->\nValidation RMSE") and "STALE-TABLE" not in written
     assert "<!-- bench:end -->\nmiddle\n<!-- ranking:start -->\nTop-10 lists" in written and written.endswith("end\n")
 
 
