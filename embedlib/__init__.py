@@ -31,6 +31,7 @@ _WHERE = {
     "train_valid_split": "embedlib.prepare",
     "record_dataset": "embedlib.record",
     "record_metrics": "embedlib.record",
+    "record_table": "embedlib.record",
 }
 __all__ = sorted(_WHERE)
 

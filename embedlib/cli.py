@@ -77,6 +77,33 @@ def format_ranking(results: list[RunResult]) -> str | None:
     return "\n".join(lines) or None
 
 
+def format_recorded_tables(results: list[RunResult]) -> str | None:
+    """Every table a lesson recorded with ``record_table``, under its title; None if there is none."""
+    from embedlib.record import TABLE_PREFIX
+
+    blocks = []
+    for r in results:
+        for key, table in r.metrics.items():
+            if not (key.startswith(TABLE_PREFIX) and isinstance(table, dict)):
+                continue
+            cells = [["", *table["columns"]]]
+            for name, row in zip(table["index"], table["data"], strict=True):
+                cells.append(
+                    [name, *(f"{v:.4f}" if isinstance(v, float) else "-" if v is None else str(v) for v in row)]
+                )
+            widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
+            lines = [f"{key.removeprefix(TABLE_PREFIX)} ({r.lesson}):"]
+            lines += [
+                "  "
+                + "  ".join(
+                    c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
+                ).rstrip()
+                for row in cells
+            ]
+            blocks.append("\n".join(lines))
+    return "\n\n".join(blocks) or None
+
+
 def _count(text: str) -> int:
     """An argparse type: a positive whole number, or a usage error that says so."""
     try:
@@ -131,9 +158,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     test_split = format_test_split(results)
     if test_split:
         print(f"\n{test_split}")
-    ranked = format_ranking(results)
-    if ranked:
-        print(f"\n{ranked}")
+    for extra in (format_ranking(results), format_recorded_tables(results)):
+        if extra:
+            print(f"\n{extra}")
     print(f"\nExecuted notebooks and summary.json are in {args.output_dir}")
     failed = [r for r in results if not r.ok]
     for r in failed:

@@ -1,4 +1,5 @@
-"""Model builders: the tutorial's dot-product model and its version with biases. They return uncompiled models."""
+"""Model builders: the tutorial's dot-product model, its version with biases, biases alone, and embeddings fed to a
+small MLP. They take dense ids (row 0 reserved) and return uncompiled models."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from keras import layers
 from embedlib.checks import check_count
 from embedlib.layers import ScaledSigmoid
 
-__all__ = ["dot_with_bias", "simple_dot"]
+__all__ = ["biases_only", "dot_with_bias", "mlp", "one_hot_dot", "simple_dot"]
 
 
 def _seed(seed: int | None, offset: int) -> int | None:
@@ -113,3 +114,92 @@ def dot_with_bias(
     score = layers.Add(name="score")([layers.Dot(axes=1, name="dot")([u, m]), user_bias, movie_bias])
     rating = ScaledSigmoid(*rating_range, name="rating")(score)
     return keras.Model({"user": user, "movie": movie}, rating, name="dot_with_bias")
+
+
+def one_hot_dot(
+    n_users: int,
+    n_movies: int,
+    *,
+    embedding_dim: int = 64,
+    init_range: tuple[float, float] = (0.0, 0.05),
+    seed: int | None = None,
+) -> keras.Model:
+    """``simple_dot`` written the long way: each id as a one-hot vector, times a weight matrix (a ``Dense`` layer
+    without bias). For the same weights it gives exactly ``simple_dot``'s outputs, at the cost of a matrix product
+    with the whole table in every step. The kernels are the layers ``user_weights`` and ``movie_weights``."""
+    for name, value in (("n_users", n_users), ("n_movies", n_movies), ("embedding_dim", embedding_dim)):
+        check_count(name, value)
+    user, movie = _inputs()
+    vectors = []
+    for ids, rows, name, offset in ((user, n_users + 1, "user", 0), (movie, n_movies + 1, "movie", 1)):
+        code = layers.CategoryEncoding(rows, output_mode="one_hot", name=f"{name}_one_hot")(ids)
+        init = keras.initializers.RandomUniform(*init_range, seed=_seed(seed, offset))
+        vectors.append(
+            layers.Dense(embedding_dim, use_bias=False, kernel_initializer=init, name=f"{name}_weights")(code)
+        )
+    rating = layers.Dot(axes=1, name="dot")(vectors)
+    return keras.Model({"user": user, "movie": movie}, rating, name="one_hot_dot")
+
+
+def biases_only(
+    n_users: int,
+    n_movies: int,
+    *,
+    init_range: tuple[float, float] = (0.0, 0.05),
+    weight_decay: float = 0.0,
+    seed: int | None = None,
+    rating_range: tuple[float, float] = (0.5, 5.0),
+) -> keras.Model:
+    """A user bias plus a movie bias, through the scaled sigmoid: ``dot_with_bias`` without the vectors.
+
+    It is also the linear model on one-hot codes: a bias table of width 1 is a ``Dense(1)`` on the one-hot code.
+    ``weight_decay`` here penalises the biases (``dot_with_bias`` leaves its biases free); the seed offsets match
+    ``dot_with_bias``'s bias tables.
+    """
+    for name, value in (("n_users", n_users), ("n_movies", n_movies)):
+        check_count(name, value)
+    user, movie = _inputs()
+    user_bias = _embedding(layers.Embedding, n_users + 1, 1, init_range, _seed(seed, 4), "user_bias", weight_decay)
+    movie_bias = _embedding(layers.Embedding, n_movies + 1, 1, init_range, _seed(seed, 5), "movie_bias", weight_decay)
+    score = layers.Add(name="score")([user_bias(user), movie_bias(movie)])
+    rating = ScaledSigmoid(*rating_range, name="rating")(score)
+    return keras.Model({"user": user, "movie": movie}, rating, name="biases_only")
+
+
+def mlp(
+    n_users: int,
+    n_movies: int,
+    *,
+    embedding_dim: int = 64,
+    hidden_units: tuple[int, ...] = (64,),
+    init_range: tuple[float, float] = (0.0, 0.05),
+    weight_decay: float = 0.0,
+    dropout: float = 0.0,
+    seed: int | None = None,
+    rating_range: tuple[float, float] = (0.5, 5.0),
+) -> keras.Model:
+    """A user and a movie vector, concatenated and passed through ReLU layers to one score, then the scaled sigmoid.
+
+    The "neural" alternative to the dot product (fastbook's ``CollabNN``, the MLP half of NeuMF): the network may
+    learn any function of the two vectors, the dot product included, but has to learn it from the ratings.
+
+    Args:
+        hidden_units: the width of each hidden layer, in order.
+        dropout: dropout on the concatenated vectors while training.
+        The other arguments are as for ``dot_with_bias``.
+    """
+    for name, value in (("n_users", n_users), ("n_movies", n_movies), ("embedding_dim", embedding_dim)):
+        check_count(name, value)
+    for units in hidden_units:
+        check_count("hidden_units", units)
+    _check_rate("dropout", dropout)
+    user, movie = _inputs()
+    u, m = _vectors(user, movie, n_users, n_movies, embedding_dim, init_range, seed, weight_decay, layers.Embedding)
+    x = layers.Concatenate(name="both")([u, m])
+    x = layers.Dropout(dropout, seed=_seed(seed, 2), name="dropout")(x)
+    for i, units in enumerate(hidden_units):
+        init = keras.initializers.GlorotUniform(seed=_seed(seed, 6 + i))
+        x = layers.Dense(units, activation="relu", kernel_initializer=init, name=f"hidden_{i + 1}")(x)
+    score = layers.Dense(1, kernel_initializer=keras.initializers.GlorotUniform(seed=_seed(seed, 5)), name="score")(x)
+    rating = ScaledSigmoid(*rating_range, name="rating")(score)
+    return keras.Model({"user": user, "movie": movie}, rating, name="mlp")

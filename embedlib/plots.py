@@ -26,6 +26,7 @@ __all__ = [
     "plot_ranking_comparison",
     "plot_rating_distribution",
     "plot_scree",
+    "plot_similarity_matrix",
     "plot_sweep",
     "plot_value_distribution",
     "short_title",
@@ -99,15 +100,20 @@ def plot_model_comparison(
     scores: pd.Series,
     *,
     baselines: Iterable[str] = (),
+    errors: dict[str, float] | None = None,
     ax: plt.Axes | None = None,
     title: str = "Validation RMSE by model",
+    xlabel: str = "validation RMSE (stars, lower is better)",
     **kwargs,
 ) -> plt.Axes:
     """One dot per model (lower is better), its value beside it; the models named in ``baselines`` are drawn as
-    hollow squares, the others as filled circles. The axis spans the scores, not 0 to the top, so that differences
-    of a hundredth of a star stay visible."""
+    hollow squares, the others as filled circles, and ``errors`` (a standard deviation by model name) as error bars.
+    The axis spans the scores, not 0 to the top, so that differences of a hundredth of a star stay visible."""
     ax = _ax(ax)
     scores = scores.sort_values(ascending=False)
+    errors = errors or {}
+    for name, sd in errors.items():
+        ax.errorbar(scores[name], name, xerr=sd, color="black", capsize=4, linewidth=1, zorder=2)
     is_baseline = scores.index.isin(list(baselines))
     for mask, label, marker, face in (
         (is_baseline, "baseline", "s", "none"),
@@ -119,12 +125,14 @@ def plot_model_comparison(
                 **{"facecolors": face, "edgecolors": OKABE_ITO[0], "zorder": 3, **kwargs},
             )  # fmt: skip
     for name, value in scores.items():
-        ax.annotate(f"{value:.3f}", (value, name), textcoords="offset points", xytext=(8, 0), va="center")
+        shown = f"{value:.3f}" + (f" ± {errors[name]:.3f}" if name in errors else "")
+        ax.annotate(shown, (value + errors.get(name, 0.0), name), textcoords="offset points", xytext=(8, 0),
+                    va="center")  # fmt: skip
     spread = max(float(scores.max() - scores.min()), 0.05)
     ax.set(
         title=title,
-        xlabel="validation RMSE (stars, lower is better)",
-        xlim=(scores.min() - 0.1 * spread, scores.max() + 0.25 * spread),
+        xlabel=xlabel,
+        xlim=(scores.min() - 0.1 * spread, scores.max() + (0.4 if errors else 0.25) * spread),
     )
     ax.grid(axis="y", color="0.9")
     if is_baseline.any():
@@ -389,3 +397,16 @@ def plot_sweep(results: pd.DataFrame, params: list[str], *, metric: str = "val_r
         ax.set(title=f"{what} by {param} ({len(ok)} runs)", xlabel=param, ylabel=f"{what} (lower is better)")
     fig.tight_layout()
     return fig
+
+
+def plot_similarity_matrix(pairs: pd.DataFrame, *, title: str, ax: plt.Axes | None = None) -> plt.Axes:
+    """A heatmap of ``compare.compare_tasks``'s means: every two tasks, the diagonal each task against itself under
+    another seed. The scale runs from 0 to 1 in a colour-blind-safe map, the value written in each cell."""
+    ax = _ax(ax)
+    names = list(dict.fromkeys([*pairs["first"], *pairs["second"]]))
+    matrix = pairs.pivot(index="first", columns="second", values="mean").reindex(index=names, columns=names)
+    matrix = matrix.combine_first(matrix.T)
+    sns.heatmap(matrix, annot=True, fmt=".2f", vmin=0, vmax=1, cmap="cividis", square=True, ax=ax,
+                cbar_kws={"label": "mean over seeds"})  # fmt: skip
+    ax.set(title=title, xlabel="", ylabel="")
+    return ax

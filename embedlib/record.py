@@ -17,9 +17,10 @@ from embedlib.dataset import Dataset
 if TYPE_CHECKING:  # nbformat takes seconds to import (its JSON-schema checks); kernels never need it
     import nbformat
 
-__all__ = ["MIME_TYPE", "read_records", "record_dataset", "record_metrics"]
+__all__ = ["MIME_TYPE", "TABLE_PREFIX", "read_records", "record_dataset", "record_metrics", "record_table"]
 
 MIME_TYPE = "application/vnd.embedlib.record+json"
+TABLE_PREFIX = "table: "  # a recorded table is kept under its title with this prefix
 
 
 def _plain(name: str, value: object) -> object:
@@ -61,6 +62,24 @@ def record_metrics(**values: object) -> dict:
     text = "recorded: " + ", ".join(f"{k} = {_shown(v)}" for k, v in clean.items())
     _display({MIME_TYPE: clean, "text/plain": text}, quiet=True)
     return clean
+
+
+def _label(value: object) -> str:
+    return " ".join(map(str, value)) if isinstance(value, tuple) else str(value)
+
+
+def record_table(title: str, table) -> dict:
+    """Record a pandas DataFrame of numbers under ``title`` for ``embedlib run``, which prints it; return the record.
+
+    Column names of several levels are joined with spaces; a missing value (NaN) is kept as None.
+    """
+    rows = []
+    for row in table.to_numpy().tolist():
+        values = [_plain(title, value) for value in row]
+        rows.append([None if isinstance(v, float) and math.isnan(v) else v for v in values])
+    value = {"columns": [_label(c) for c in table.columns], "index": [_label(i) for i in table.index], "data": rows}
+    _display({MIME_TYPE: {TABLE_PREFIX + title: value}, "text/plain": f"recorded the table {title!r}"}, quiet=True)
+    return value
 
 
 def record_dataset(data: Dataset) -> dict:

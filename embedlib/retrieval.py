@@ -16,7 +16,7 @@ from keras import ops
 from embedlib.checks import check_count, check_non_negative, check_positive
 from embedlib.training import EpochLine, default_steps_per_execution, set_seed
 
-__all__ = ["InBatchSoftmaxModel", "fit_implicit", "in_batch_softmax_loss", "log_popularity"]
+__all__ = ["InBatchSoftmaxModel", "fit_implicit", "in_batch_softmax_loss", "log_popularity", "next_movie_pairs"]
 
 
 def log_popularity(movie_counts: np.ndarray) -> np.ndarray:
@@ -154,3 +154,16 @@ def fit_implicit(
     frame = pd.DataFrame(history.history)
     frame.insert(0, "epoch", np.arange(1, len(frame) + 1))
     return frame
+
+
+def next_movie_pairs(ratings: pd.DataFrame) -> pd.DataFrame:
+    """Each user's ratings in time order, each paired with the one before: columns ``user`` (the previous movie's
+    row, which plays the part of the user in ``InBatchSoftmaxModel``) and ``movie`` (the next one).
+
+    Train ``InBatchSoftmaxModel(n_movies, n_movies, ...)`` on them with ``fit_implicit`` and it learns what tends to
+    be rated next. Ratings made in the same second are ordered by movieId, as in ``ranking.chronological_split``.
+    """
+    ordered = ratings.sort_values(["userId", "timestamp", "movieId"], kind="stable")
+    same_user = ordered["userId"].to_numpy()[1:] == ordered["userId"].to_numpy()[:-1]
+    movies = ordered["movie"].to_numpy()
+    return pd.DataFrame({"user": movies[:-1][same_user], "movie": movies[1:][same_user]})

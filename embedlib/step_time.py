@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import keras
 import numpy as np
@@ -40,16 +41,18 @@ def step_seconds(
     batch_size: int = 32,
     embedding_dim: int = 64,
     seed: int = 0,
+    build: Callable[..., keras.Model] = simple_dot,
 ) -> float:
     """Seconds per training step of ``simple_dot`` on random ratings, timed once the step is compiled.
 
     ``method`` is one of ``METHODS``: Keras ``fit`` with Adam or SGD (a dense, table-sized update on JAX), or
-    ``fit_rowwise`` with lazy Adam (JAX only).
+    ``fit_rowwise`` with lazy Adam (JAX only). ``build`` makes the model instead of ``simple_dot``, e.g.
+    ``models.one_hot_dot``; it is called as ``build(n_users, n_movies, embedding_dim=..., seed=...)``.
     """
     if method not in METHODS:
         raise ValueError(f"`method` must be one of {', '.join(METHODS)}. Received: method={method!r}.")
     prep = _random_ratings(n_users, movie_rows, steps * batch_size, seed)
-    model = simple_dot(n_users, movie_rows - 1, embedding_dim=embedding_dim, seed=seed)
+    model = build(n_users, movie_rows - 1, embedding_dim=embedding_dim, seed=seed)
     if method == "rowwise adam":
         # An epoch takes milliseconds here: the median of four (after the compiling one) steadies the figure.
         history = fit_rowwise(model, prep, epochs=5, batch_size=batch_size, patience=5, seed=seed, verbose=False)

@@ -194,7 +194,7 @@ def browser_lessons(choice: str) -> list[str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", browser_lessons(os.environ.get("EMBEDLIB_BROWSER_LESSONS", "2,7")))
+@pytest.mark.parametrize("name", browser_lessons(os.environ.get("EMBEDLIB_BROWSER_LESSONS", "2,7,8")))
 def test_lessons_run_all_cells_in_jupyterlab(browser_lab, name, tmp_path):
     lab, page = browser_lab
     notebook = lab.checkout / "lessons" / name

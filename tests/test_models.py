@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from embedlib.layers import SimpleEmbedding
-from embedlib.models import dot_with_bias, simple_dot
+from embedlib.models import biases_only, dot_with_bias, mlp, one_hot_dot, simple_dot
 
 
 def set_tables(model, **tables):
@@ -66,8 +66,21 @@ def test_bad_arguments_are_named():
         lambda: dot_with_bias(5, 7, embedding_dim=3, embedding_layer=SimpleEmbedding, seed=1),
         lambda: dot_with_bias(5, 7, embedding_dim=3, weight_decay=1e-4, seed=1),
         lambda: dot_with_bias(5, 7, embedding_dim=3, embedding_layer=SimpleEmbedding, weight_decay=1e-4, seed=1),
+        lambda: biases_only(5, 7, weight_decay=1e-4, seed=1),
+        lambda: mlp(5, 7, embedding_dim=3, hidden_units=(4, 2), dropout=0.2, weight_decay=1e-4, seed=1),
+        lambda: one_hot_dot(5, 7, embedding_dim=3, seed=1),
     ],
-    ids=["dot", "bias", "dot-diy", "bias-diy", "bias-weight-decay", "bias-diy-weight-decay"],
+    ids=[
+        "dot",
+        "bias",
+        "dot-diy",
+        "bias-diy",
+        "bias-weight-decay",
+        "bias-diy-weight-decay",
+        "biases-only",
+        "mlp",
+        "one-hot",
+    ],
 )
 def test_models_save_and_load_in_safe_mode(tmp_path, build):
     model = build()
@@ -92,3 +105,42 @@ def test_l2_penalty_enters_the_loss_for_both_layer_classes(layer):
     assert movie_penalty > 0 and float(np.asarray(sum(penalised.losses))) == pytest.approx(
         0.5 * (np.sum(table**2) + np.sum(penalised.get_layer("user_embedding").get_weights()[0] ** 2)), rel=1e-5
     )
+
+
+def test_one_hot_dot_gives_exactly_the_lookups_outputs_for_the_same_weights():
+    lookup = simple_dot(6, 9, embedding_dim=4, init_range=(-1.0, 1.0), seed=3)
+    long_way = one_hot_dot(6, 9, embedding_dim=4, seed=7)
+    long_way.get_layer("user_weights").set_weights(lookup.get_layer("user_embedding").get_weights())
+    long_way.get_layer("movie_weights").set_weights(lookup.get_layer("movie_embedding").get_weights())
+    inputs = {"user": np.array([0, 1, 6, 3, 6]), "movie": np.array([9, 2, 0, 5, 9])}
+    expected = np.asarray(lookup.predict(inputs, verbose=0))
+    assert np.array_equal(np.asarray(long_way.predict(inputs, verbose=0)), expected)
+    assert np.abs(expected).max() > 0.1  # real numbers, not zeros compared with zeros
+
+
+def test_biases_only_is_a_sum_of_two_biases_through_the_scaled_sigmoid():
+    model = biases_only(n_users=2, n_movies=1, rating_range=(1.0, 5.0))
+    set_tables(model, user_bias=[[0], [0.5], [-1.0]], movie_bias=[[0], [0.25]])
+    out = np.asarray(model.predict({"user": np.array([1, 2]), "movie": np.array([1, 1])}, verbose=0)).ravel()
+    expected = [1.0 + 4.0 / (1 + np.exp(-score)) for score in (0.75, -0.75)]
+    assert out == pytest.approx(expected, rel=1e-6)
+    assert {layer.name for layer in model.layers} >= {"user_bias", "movie_bias"}
+
+
+def test_mlp_concatenates_the_vectors_and_stays_in_the_rating_range():
+    model = mlp(4, 5, embedding_dim=3, hidden_units=(6,), rating_range=(0.5, 5.0), seed=2)
+    assert model.get_layer("hidden_1").kernel.shape == (6, 6)  # user and movie vectors side by side
+    set_tables(model, movie_embedding=np.full((6, 3), 50.0))
+    out = np.asarray(model.predict({"user": np.arange(5), "movie": np.arange(5)}, verbose=0))
+    assert out.shape == (5, 1) and 0.5 <= out.min() and out.max() <= 5.0
+    first, second = (mlp(4, 5, hidden_units=(6,), seed=2).get_layer("hidden_1").get_weights()[0] for _ in range(2))
+    assert np.array_equal(first, second)
+
+
+def test_new_builders_name_their_bad_arguments():
+    with pytest.raises(ValueError, match="`hidden_units` must be a positive integer. Received: hidden_units=0"):
+        mlp(3, 3, hidden_units=(4, 0))
+    with pytest.raises(ValueError, match=r"`dropout` must be in \[0, 1\). Received: dropout=1.0"):
+        mlp(3, 3, dropout=1.0)
+    with pytest.raises(ValueError, match="`n_movies` must be a positive integer"):
+        biases_only(3, 0)

@@ -138,3 +138,22 @@ def test_history_takes_the_callers_styling():
     ax = plots.plot_history(history, color="black", marker="x")
     assert [line.get_color() for line in ax.lines[:2]] == ["black", "black"]
     assert [line.get_marker() for line in ax.lines[:2]] == ["x", "x"]
+
+
+def test_model_comparison_draws_error_bars_where_given():
+    scores = pd.Series({"floor": 0.875, "dot": 0.856, "mlp": 0.864})
+    ax = plots.plot_model_comparison(scores, baselines=["floor"], errors={"dot": 0.0015, "mlp": 0.002}, xlabel="RMSE")
+    shown = [t.get_text() for t in ax.texts]
+    assert "0.856 ± 0.002" in shown and "0.875" in shown and ax.get_xlabel() == "RMSE"
+    assert len(ax.containers) == 2  # one error bar per model given one
+
+
+def test_similarity_matrix_is_symmetric_with_every_value_written():
+    import numpy as np
+
+    pairs = pd.DataFrame({"first": ["a", "a", "b"], "second": ["a", "b", "b"], "mean": [0.9, 0.2, 0.95]})
+    ax = plots.plot_similarity_matrix(pairs, title="CKA")
+    assert ax.get_title() == "CKA"
+    assert sorted(t.get_text() for t in ax.texts) == ["0.20", "0.20", "0.90", "0.95"]
+    values = ax.collections[0].get_array().reshape(2, 2)
+    assert np.allclose(values, [[0.9, 0.2], [0.2, 0.95]])

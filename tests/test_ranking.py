@@ -180,6 +180,18 @@ def test_model_scorer_ranks_like_the_models_predictions(tiny_synthetic):
         assert row.tolist() == movies[np.argsort(-predicted, kind="stable")[:5]].tolist()
 
 
+def test_prediction_scorer_gives_the_models_own_predictions_for_every_movie_row(tiny_synthetic):
+    data, _ = tiny_synthetic
+    split = ranking.ranking_split(data)
+    model = models.mlp(split.n_users, split.n_movies, embedding_dim=3, hidden_units=(4,), seed=0)
+    scores = ranking.prediction_scorer(model, split.movies.n_rows, batch_size=1000)(np.array([2, 5]))
+    assert scores.shape == (2, split.movies.n_rows)
+    movies = np.arange(split.movies.n_rows)
+    expected = model.predict({"user": np.full(len(movies), 5), "movie": movies}, verbose=0).ravel()
+    assert np.allclose(scores[1], expected, rtol=1e-6)
+    assert len(np.unique(scores[1])) > 100  # a real score per movie, not one value broadcast
+
+
 def test_model_scorer_says_which_layers_it_needs():
     import keras
 

@@ -3,7 +3,7 @@
 import nbformat
 import pytest
 
-from embedlib.record import MIME_TYPE, read_records, record_dataset, record_metrics
+from embedlib.record import MIME_TYPE, read_records, record_dataset, record_metrics, record_table
 from embedlib.synthetic import make_synthetic
 
 
@@ -44,3 +44,16 @@ def test_in_a_kernel_the_record_has_no_plain_text_to_show(monkeypatch):
     monkeypatch.setattr(IPython.display, "display", lambda bundle, raw: shown.append(bundle))
     record_metrics(val_rmse=0.85)
     assert shown == [{MIME_TYPE: {"val_rmse": 0.85}}]
+
+
+def test_a_recorded_table_keeps_its_rows_columns_and_missing_values(capsys):
+    import numpy as np
+    import pandas as pd
+
+    table = pd.DataFrame({("rmse", "mean"): [0.86, 0.87], ("rmse", "std"): [0.0015, np.nan]}, index=["dot", "floor"])
+    value = record_table("RMSE by model", table)
+    assert value == {"columns": ["rmse mean", "rmse std"], "index": ["dot", "floor"],
+                     "data": [[0.86, 0.0015], [0.87, None]]}  # fmt: skip
+    assert "recorded the table 'RMSE by model'" in capsys.readouterr().out
+    with pytest.raises(TypeError, match="must be a number"):
+        record_table("bad", pd.DataFrame({"a": [[1, 2]]}))

@@ -90,3 +90,11 @@ def test_bad_arguments_are_refused_with_what_to_fix():
         retrieval.fit_implicit(model, train, learning_rate=0.0)
     with pytest.raises(ValueError, match="epochs"):
         retrieval.fit_implicit(model, train, epochs=0)
+
+
+def test_next_movie_pairs_follow_each_users_timeline_in_order():
+    ratings = pd.DataFrame({"userId": [1, 1, 1, 2, 2, 3], "movieId": [30, 10, 20, 10, 40, 50],
+                            "timestamp": [300, 100, 100, 5, 1, 9], "movie": [3, 1, 2, 1, 4, 5]})  # fmt: skip
+    pairs = retrieval.next_movie_pairs(ratings)
+    # user 1: movies 10 and 20 share a second (ordered by movieId), then 30; user 2: 40 then 10; user 3: one rating
+    assert list(map(tuple, pairs[["user", "movie"]].to_numpy())) == [(1, 2), (2, 3), (4, 1)]

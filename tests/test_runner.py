@@ -350,6 +350,16 @@ def test_the_lesson_that_times_training_is_the_one_that_runs_alone():
     assert alone == {"06-fast-training"}
 
 
+def test_recorded_tables_are_printed_under_their_titles():
+    plain = execute.RunResult("03-biases", "a.ipynb", {}, metrics={"val_rmse": 0.86})
+    assert cli.format_recorded_tables([plain]) is None
+    table = {"columns": ["mean", "sd"], "index": ["dot product", "floor"], "data": [[0.8562, 0.0015], [0.8748, None]]}
+    tabled = execute.RunResult("08-questions", "b.ipynb", {}, metrics={"table: RMSE by model": table})
+    lines = cli.format_recorded_tables([plain, tabled]).splitlines()
+    assert lines[0] == "RMSE by model (08-questions):"
+    assert lines[2].split() == ["dot", "product", "0.8562", "0.0015"] and lines[3].split() == ["floor", "0.8748", "-"]
+
+
 def test_the_ranking_table_lists_what_a_lesson_recorded_best_first():
     plain = execute.RunResult("03-biases", "a.ipynb", {}, metrics={"val_rmse": 0.86})
     assert cli.format_ranking([plain]) is None

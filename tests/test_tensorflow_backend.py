@@ -4,7 +4,8 @@ small parameters.
 
 Lesson 5 (a layer written with `keras.ops`, inside the dot model, trained with `fit`) and lesson 6 (TensorFlow's
 sparse gradient, the JAX-only parts it skips, and lesson 3's bias model trained with `embedlib.training.fit`) and
-lesson 7 (a model that overrides `compute_loss`, with `keras.ops` in its loss) run here. Lessons 1 and 4 are NumPy and pandas, and lessons 2 and 3 build their models from the same Keras layers and
+lesson 7 (a model that overrides `compute_loss`, with `keras.ops` in its loss) and lesson 8 (one-hot codes through
+`CategoryEncoding`, a loss that masks NaN targets with `keras.ops.where`) run here. Lessons 1 and 4 are NumPy and pandas, and lessons 2 and 3 build their models from the same Keras layers and
 train them with the same `fit`; EMBEDLIB_TF_LESSONS=all runs every lesson (about 8 minutes).
 """
 
@@ -45,7 +46,7 @@ sys.exit(0 if all(r.ok for r in results) else 1)
 """
 
 
-TF_LESSONS = ("05", "06", "07")
+TF_LESSONS = ("05", "06", "07", "08")
 
 
 def tf_lessons() -> list[Path]:
