@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numbers
 
-__all__ = ["check_count", "check_non_negative", "check_positive"]
+__all__ = ["check_count", "check_non_negative", "check_positive", "check_rate"]
 
 
 def check_count(name: str, value: object, *, at_least: int = 1) -> int:
@@ -31,3 +31,8 @@ def check_positive(name: str, value: object) -> float:
 def check_non_negative(name: str, value: object) -> float:
     """``value`` as a float if it is a number of at least 0 (NaN is not); else a ValueError saying so."""
     return _number(name, value, "zero or a positive number", lambda v: v >= 0)
+
+
+def check_rate(name: str, value: object) -> float:
+    """``value`` as a float if it is a number in [0, 1), such as a dropout rate; else a ValueError saying so."""
+    return _number(name, value, "in [0, 1)", lambda v: 0 <= v < 1)

@@ -77,6 +77,14 @@ def format_ranking(results: list[RunResult]) -> str | None:
     return "\n".join(lines) or None
 
 
+def _shown(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4f}" if value == 0 or abs(value) >= 1e-3 else f"{value:.1e}"
+    return str(value)
+
+
 def format_recorded_tables(results: list[RunResult]) -> str | None:
     """Every table a lesson recorded with ``record_table``, under its title; None if there is none."""
     from embedlib.record import TABLE_PREFIX
@@ -87,19 +95,12 @@ def format_recorded_tables(results: list[RunResult]) -> str | None:
             if not (key.startswith(TABLE_PREFIX) and isinstance(table, dict)):
                 continue
             cells = [["", *table["columns"]]]
-            for name, row in zip(table["index"], table["data"], strict=True):
-                cells.append(
-                    [name, *(f"{v:.4f}" if isinstance(v, float) else "-" if v is None else str(v) for v in row)]
-                )
+            cells += [[name, *map(_shown, row)] for name, row in zip(table["index"], table["data"], strict=True)]
             widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
             lines = [f"{key.removeprefix(TABLE_PREFIX)} ({r.lesson}):"]
-            lines += [
-                "  "
-                + "  ".join(
-                    c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
-                ).rstrip()
-                for row in cells
-            ]
+            for row in cells:
+                padded = [row[0].ljust(widths[0]), *(c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True))]
+                lines.append("  " + "  ".join(padded).rstrip())
             blocks.append("\n".join(lines))
     return "\n\n".join(blocks) or None
 

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from scipy.linalg import orthogonal_procrustes
 
+from embedlib.compare import genre_matrix
 from embedlib.prepare import IdEncoder, Prepared
 from embedlib.training import predict
 
@@ -115,7 +116,7 @@ def correlations_with(table: pd.DataFrame, column: str = "PC1", *, min_ratings: 
             "release year": popular["year"].astype("float64"),
         }
     )
-    genres = popular["genres"].str.get_dummies(sep="|").drop(columns="(no genres listed)", errors="ignore")
+    genres = genre_matrix(popular["genres"], min_movies=1)
     features = features.join(genres.add_prefix("genre: "))
     corr = features.corrwith(popular[column].astype("float64"))
     return corr.sort_values(key=np.abs, ascending=False).rename(f"correlation with {column}")

@@ -1,12 +1,14 @@
-"""Model builders: the tutorial's dot-product model, its version with biases, biases alone, and embeddings fed to a
-small MLP. They take dense ids (row 0 reserved) and return uncompiled models."""
+"""Model builders: the dot product of two embeddings, with and without biases, biases alone, and an MLP.
+
+They take dense ids (row 0 reserved) and return uncompiled models; ``one_hot_dot`` is the dot model the long way.
+"""
 
 from __future__ import annotations
 
 import keras
 from keras import layers
 
-from embedlib.checks import check_count
+from embedlib.checks import check_count, check_rate
 from embedlib.layers import ScaledSigmoid
 
 __all__ = ["biases_only", "dot_with_bias", "mlp", "one_hot_dot", "simple_dot"]
@@ -44,12 +46,6 @@ def _vectors(user, movie, n_users, n_movies, embedding_dim, init_range, seed, we
         embedding_layer, n_movies + 1, embedding_dim, init_range, _seed(seed, 1), "movie_embedding", weight_decay
     )(movie)
     return u, m
-
-
-def _check_rate(name: str, rate: float) -> float:
-    if not 0.0 <= rate < 1.0:
-        raise ValueError(f"`{name}` must be in [0, 1). Received: {name}={rate!r}.")
-    return rate
 
 
 def simple_dot(
@@ -103,8 +99,8 @@ def dot_with_bias(
     """
     for name, value in (("n_users", n_users), ("n_movies", n_movies), ("embedding_dim", embedding_dim)):
         check_count(name, value)
-    _check_rate("user_dropout", user_dropout)
-    _check_rate("movie_dropout", movie_dropout)
+    check_rate("user_dropout", user_dropout)
+    check_rate("movie_dropout", movie_dropout)
     user, movie = _inputs()
     u, m = _vectors(user, movie, n_users, n_movies, embedding_dim, init_range, seed, weight_decay, embedding_layer)
     u = layers.Dropout(user_dropout, seed=_seed(seed, 2), name="user_dropout")(u)
@@ -171,7 +167,7 @@ def mlp(
     n_movies: int,
     *,
     embedding_dim: int = 64,
-    hidden_units: tuple[int, ...] = (64,),
+    hidden_units: int | tuple[int, ...] = (64,),
     init_range: tuple[float, float] = (0.0, 0.05),
     weight_decay: float = 0.0,
     dropout: float = 0.0,
@@ -184,15 +180,16 @@ def mlp(
     learn any function of the two vectors, the dot product included, but has to learn it from the ratings.
 
     Args:
-        hidden_units: the width of each hidden layer, in order.
+        hidden_units: the width of each hidden layer, in order (one number: a single layer).
         dropout: dropout on the concatenated vectors while training.
         The other arguments are as for ``dot_with_bias``.
     """
     for name, value in (("n_users", n_users), ("n_movies", n_movies), ("embedding_dim", embedding_dim)):
         check_count(name, value)
+    hidden_units = (hidden_units,) if isinstance(hidden_units, int) else tuple(hidden_units)
     for units in hidden_units:
         check_count("hidden_units", units)
-    _check_rate("dropout", dropout)
+    check_rate("dropout", dropout)
     user, movie = _inputs()
     u, m = _vectors(user, movie, n_users, n_movies, embedding_dim, init_range, seed, weight_decay, layers.Embedding)
     x = layers.Concatenate(name="both")([u, m])

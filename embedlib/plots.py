@@ -101,39 +101,45 @@ def plot_model_comparison(
     *,
     baselines: Iterable[str] = (),
     errors: dict[str, float] | None = None,
+    labels: tuple[str, str] = ("baseline", "embedding model"),
     ax: plt.Axes | None = None,
     title: str = "Validation RMSE by model",
     xlabel: str = "validation RMSE (stars, lower is better)",
     **kwargs,
 ) -> plt.Axes:
-    """One dot per model (lower is better), its value beside it; the models named in ``baselines`` are drawn as
-    hollow squares, the others as filled circles, and ``errors`` (a standard deviation by model name) as error bars.
-    The axis spans the scores, not 0 to the top, so that differences of a hundredth of a star stay visible."""
+    """One dot per model (lower is better, worst at the bottom), its value beside it; the models named in
+    ``baselines`` are drawn as hollow squares, the others as filled circles (``labels`` names the two in the legend),
+    and ``errors`` (a standard deviation by model name) as error bars, the values then shown to 4 decimals. The axis
+    spans the scores, not 0 to the top, so that differences of a hundredth of a star stay visible."""
     ax = _ax(ax)
     scores = scores.sort_values(ascending=False)
     errors = errors or {}
-    for name, sd in errors.items():
-        ax.errorbar(scores[name], name, xerr=sd, color="black", capsize=4, linewidth=1, zorder=2)
+    unknown = set(errors) - set(scores.index)
+    if unknown:
+        raise ValueError(f"`errors` names models that `scores` does not have: {sorted(unknown)}.")
     is_baseline = scores.index.isin(list(baselines))
+    row = pd.Series(np.arange(len(scores)), index=scores.index)  # worst at the bottom
     for mask, label, marker, face in (
-        (is_baseline, "baseline", "s", "none"),
-        (~is_baseline, "embedding model", "o", OKABE_ITO[0]),
+        (is_baseline, labels[0], "s", "none"),
+        (~is_baseline, labels[1], "o", OKABE_ITO[0]),
     ):
         if mask.any():
             ax.scatter(
-                scores[mask].to_numpy(), scores.index[mask], s=60, marker=marker, label=label,
+                scores[mask].to_numpy(), row[mask].to_numpy(), s=60, marker=marker, label=label,
                 **{"facecolors": face, "edgecolors": OKABE_ITO[0], "zorder": 3, **kwargs},
             )  # fmt: skip
+    ax.set_yticks(row.to_numpy(), scores.index)
+    digits = 4 if errors else 3
+    for name, sd in errors.items():
+        ax.errorbar(scores[name], row[name], xerr=sd, color="black", capsize=5, linewidth=1.5, zorder=4)
     for name, value in scores.items():
-        shown = f"{value:.3f}" + (f" ± {errors[name]:.3f}" if name in errors else "")
-        ax.annotate(shown, (value + errors.get(name, 0.0), name), textcoords="offset points", xytext=(8, 0),
+        shown = f"{value:.{digits}f}" + (f" ± {errors[name]:.{digits}f}" if name in errors else "")
+        ax.annotate(shown, (value + errors.get(name, 0.0), row[name]), textcoords="offset points", xytext=(8, 0),
                     va="center")  # fmt: skip
-    spread = max(float(scores.max() - scores.min()), 0.05)
-    ax.set(
-        title=title,
-        xlabel=xlabel,
-        xlim=(scores.min() - 0.1 * spread, scores.max() + (0.4 if errors else 0.25) * spread),
-    )
+    low = min(scores[name] - errors.get(name, 0.0) for name in scores.index)
+    high = max(scores[name] + errors.get(name, 0.0) for name in scores.index)
+    spread = max(high - low, 0.05 if not errors else 0.01)
+    ax.set(title=title, xlabel=xlabel, xlim=(low - 0.1 * spread, high + (0.6 if errors else 0.25) * spread))
     ax.grid(axis="y", color="0.9")
     if is_baseline.any():
         ax.legend(loc="upper right")  # sorted worst at the bottom: the top right stays empty
@@ -407,6 +413,6 @@ def plot_similarity_matrix(pairs: pd.DataFrame, *, title: str, ax: plt.Axes | No
     matrix = pairs.pivot(index="first", columns="second", values="mean").reindex(index=names, columns=names)
     matrix = matrix.combine_first(matrix.T)
     sns.heatmap(matrix, annot=True, fmt=".2f", vmin=0, vmax=1, cmap="cividis", square=True, ax=ax,
-                cbar_kws={"label": "mean over seeds"})  # fmt: skip
-    ax.set(title=title, xlabel="", ylabel="")
+                cbar_kws={"label": "mean over pairs of seeds"})  # fmt: skip
+    ax.set(title=title, xlabel="diagonal: the same task trained with another seed", ylabel="")
     return ax

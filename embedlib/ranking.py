@@ -200,6 +200,10 @@ def prediction_scorer(model, movie_rows: int, *, batch_size: int = 16_384) -> Sc
     the size of the network, and exactly as good."""
     check_count("movie_rows", movie_rows)
     check_count("batch_size", batch_size)
+    names = {layer.name for layer in model.layers}
+    table_rows = model.get_layer("movie_embedding").input_dim if "movie_embedding" in names else None
+    if table_rows is not None and movie_rows > table_rows:  # on JAX, a lookup past the table gives NaN silently
+        raise ValueError(f"`movie_rows` ({movie_rows}) is more than the model's movie table has ({table_rows}).")
 
     def score(users: np.ndarray) -> np.ndarray:
         pairs = {"user": np.repeat(np.asarray(users, dtype="int32"), movie_rows),

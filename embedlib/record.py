@@ -16,6 +16,7 @@ from embedlib.dataset import Dataset
 
 if TYPE_CHECKING:  # nbformat takes seconds to import (its JSON-schema checks); kernels never need it
     import nbformat
+    import pandas as pd
 
 __all__ = ["MIME_TYPE", "TABLE_PREFIX", "read_records", "record_dataset", "record_metrics", "record_table"]
 
@@ -68,14 +69,14 @@ def _label(value: object) -> str:
     return " ".join(map(str, value)) if isinstance(value, tuple) else str(value)
 
 
-def record_table(title: str, table) -> dict:
+def record_table(title: str, table: pd.DataFrame) -> dict:
     """Record a pandas DataFrame of numbers under ``title`` for ``embedlib run``, which prints it; return the record.
 
     Column names of several levels are joined with spaces; a missing value (NaN) is kept as None.
     """
     rows = []
     for row in table.to_numpy().tolist():
-        values = [_plain(title, value) for value in row]
+        values = [_plain(f"table {title!r}", value) for value in row]
         rows.append([None if isinstance(v, float) and math.isnan(v) else v for v in values])
     value = {"columns": [_label(c) for c in table.columns], "index": [_label(i) for i in table.index], "data": rows}
     _display({MIME_TYPE: {TABLE_PREFIX + title: value}, "text/plain": f"recorded the table {title!r}"}, quiet=True)

@@ -43,7 +43,8 @@ def step_seconds(
     seed: int = 0,
     build: Callable[..., keras.Model] = simple_dot,
 ) -> float:
-    """Seconds per training step of ``simple_dot`` on random ratings, timed once the step is compiled.
+    """Seconds per training step of a model (``simple_dot`` unless ``build`` says otherwise) on random ratings, timed
+    once the step is compiled.
 
     ``method`` is one of ``METHODS``: Keras ``fit`` with Adam or SGD (a dense, table-sized update on JAX), or
     ``fit_rowwise`` with lazy Adam (JAX only). ``build`` makes the model instead of ``simple_dot``, e.g.

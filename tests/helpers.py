@@ -74,7 +74,6 @@ SMALL = {
     "fast_learning_rate": 0.01,
     "rating_epochs": 2,
     "ann_items": 2000,
-    "timing_steps": 2,
     "implicit_epochs": 1,
     "autorec_epochs": 2,
 }

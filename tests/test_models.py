@@ -144,3 +144,4 @@ def test_new_builders_name_their_bad_arguments():
         mlp(3, 3, dropout=1.0)
     with pytest.raises(ValueError, match="`n_movies` must be a positive integer"):
         biases_only(3, 0)
+    assert mlp(3, 3, hidden_units=5).get_layer("hidden_1").units == 5  # one number: one layer

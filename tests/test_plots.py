@@ -144,8 +144,10 @@ def test_model_comparison_draws_error_bars_where_given():
     scores = pd.Series({"floor": 0.875, "dot": 0.856, "mlp": 0.864})
     ax = plots.plot_model_comparison(scores, baselines=["floor"], errors={"dot": 0.0015, "mlp": 0.002}, xlabel="RMSE")
     shown = [t.get_text() for t in ax.texts]
-    assert "0.856 ± 0.002" in shown and "0.875" in shown and ax.get_xlabel() == "RMSE"
+    assert "0.8560 ± 0.0015" in shown and "0.8750" in shown and ax.get_xlabel() == "RMSE"
     assert len(ax.containers) == 2  # one error bar per model given one
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["floor", "mlp", "dot"]  # worst at the bottom
+    assert ax.get_xlim()[0] < 0.856 - 0.0015
 
 
 def test_similarity_matrix_is_symmetric_with_every_value_written():

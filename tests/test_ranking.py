@@ -190,6 +190,8 @@ def test_prediction_scorer_gives_the_models_own_predictions_for_every_movie_row(
     expected = model.predict({"user": np.full(len(movies), 5), "movie": movies}, verbose=0).ravel()
     assert np.allclose(scores[1], expected, rtol=1e-6)
     assert len(np.unique(scores[1])) > 100  # a real score per movie, not one value broadcast
+    with pytest.raises(ValueError, match="more than the model's movie table has"):
+        ranking.prediction_scorer(model, split.movies.n_rows + 3)
 
 
 def test_model_scorer_says_which_layers_it_needs():
