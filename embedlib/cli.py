@@ -81,7 +81,7 @@ def _shown(value: object) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
-        return f"{value:.4f}" if value == 0 or abs(value) >= 1e-3 else f"{value:.1e}"
+        return f"{value:.4f}" if value == 0 or abs(value) >= 1e-4 else f"{value:.1e}"
     return str(value)
 
 
