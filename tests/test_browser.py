@@ -49,6 +49,9 @@ SMALL = {
     "sweep_embedding_dims": [4],
     "rating_epochs": 2,
     "ann_items": 2000,
+    "table_rows": [100, 1000],
+    "implicit_epochs": 1,
+    "autorec_epochs": 2,
 }
 RUN_TIMEOUT_S = 420
 CURRENT = ".jp-NotebookPanel:visible"  # the notebook in the current tab
