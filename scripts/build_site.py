@@ -39,12 +39,17 @@ def site_links(markdown: str) -> str:
 
 def stage_lesson(source: Path, target: Path) -> None:
     notebook = nbformat.read(source, as_version=4)
+    in_solutions = False
     for cell in notebook.cells:
         if cell.cell_type == "markdown":
             cell.source = site_links(cell.source)
+            in_solutions = in_solutions or "## Solutions" in cell.source
             continue
-        if cell.metadata.get("jupyter", {}).get("source_hidden"):  # a folded solution stays folded: click to open
-            cell.metadata["tags"] = [*cell.metadata.get("tags", []), "hide-cell"]
+        if cell.metadata.get("jupyter", {}).get("source_hidden"):
+            # A folded solution stays folded until clicked; a hidden check inside an exercise shows only its output.
+            tag, prompt = ("hide-cell", "Show solution") if in_solutions else ("hide-input", "Show the check's code")
+            cell.metadata["tags"] = [*cell.metadata.get("tags", []), tag]
+            cell.metadata["mystnb"] = {"code_prompt_show": prompt, "code_prompt_hide": "Hide"}
         cell.outputs = [o for o in cell.get("outputs", []) if RECORD_MIME_TYPE not in o.get("data", {})]
     nbformat.write(notebook, target)
 
@@ -85,6 +90,8 @@ def build(output: Path) -> int:
         staging, built = Path(work) / "source", Path(work) / "html"
         staging.mkdir()
         shutil.copy2(ROOT / "site" / "conf.py", staging / "conf.py")
+        (staging / "_static").mkdir()
+        shutil.copy2(ROOT / "site" / "course.css", staging / "_static" / "course.css")
         for lesson in lessons:
             stage_lesson(lesson, staging / lesson.name)
         stage_home(lessons, staging / "index.md")
@@ -95,6 +102,8 @@ def build(output: Path) -> int:
         if status != 0:
             print(f"the site did not build (Sphinx exited with {status}); {output} is unchanged", file=sys.stderr)
             return status
+        for lesson in lessons:  # the page's download button gives the lesson itself, not the staged copy
+            shutil.copy2(lesson, built / "_sources" / lesson.name)
         # Swapped in whole, so a failed or interrupted build never leaves half a site behind.
         previous = output.with_name(output.name + ".previous")
         shutil.rmtree(previous, ignore_errors=True)

@@ -14,17 +14,20 @@ author = "the embedlib authors"
 html_title = project
 extensions = ["myst_nb"]
 myst_enable_extensions = ["dollarmath", "amsmath"]
+myst_dmath_double_inline = True  # a $$...$$ inside a list item is displayed maths, as in JupyterLab
 nb_execution_mode = "off"  # committed outputs only
-nb_output_stderr = "remove"  # warnings a lesson printed while it ran are not part of the page
+nb_output_stderr = "show"  # a warning a lesson printed (the synthetic-data fallback, say) stays visible
 exclude_patterns = ["_build", "**.ipynb_checkpoints", "conf.py"]
 html_theme = "sphinx_book_theme"
 html_static_path = ["_static"]
+html_css_files = ["course.css"]
 html_theme_options = {
     "repository_url": "https://github.com/embedlib/embedlib",
     "path_to_docs": "lessons",
     "use_repository_button": True,
     "show_navbar_depth": 1,
     "home_page_in_toc": True,
+    "shorten_urls": False,  # a cited notebook keeps its full path and commit in the link text
 }
 mathjax_path = "mathjax/tex-chtml.js"  # a copy from npm, in _static: CI and offline readers have no CDN
 suppress_warnings = ["myst.header"]  # lessons start at "#" and some sections skip straight to "###"

@@ -86,11 +86,14 @@ def lesson_facts(lesson: Path) -> dict:
     nb = nbformat.read(lesson, as_version=4)
     first = next(c.source for c in nb.cells if c.cell_type == "markdown")
     markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    start = next(i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and "## Solutions" in c.source)
+    hidden = [i for i, c in enumerate(nb.cells) if c.metadata.get("jupyter", {}).get("source_hidden")]
     return {
         "title": first.splitlines()[0].lstrip("# ").strip(),
         "figures": sum("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", [])),
         "maths": "$" in markdown,
-        "solutions": sum(bool(c.metadata.get("jupyter", {}).get("source_hidden")) for c in nb.cells),
+        "hidden": len(hidden),
+        "solutions": sum(i > start for i in hidden),
     }
 
 
@@ -145,10 +148,12 @@ def test_each_lesson_page_reads_like_the_notebook(browser, served, lesson, tmp_p
     assert len(widths) == facts["figures"] and all(w > 0 for w in widths), widths
     prose = "\n".join(page.locator("article :is(p, li, h1, h2, h3, h4, th)").all_inner_texts())  # not the code
     assert not RAW.search(prose), RAW.search(prose)
-    # Solutions are folded; a click opens one.
-    folded = page.locator("article details.hide")
+    # Solutions are folded; a click opens one. (A check hidden inside an exercise shows only its output.)
+    assert page.locator("article details.hide").count() == facts["hidden"]
+    folded = page.locator("article .tag_hide-cell details.hide")
     assert folded.count() == facts["solutions"] > 0
     first = folded.first
+    assert "Show solution" in first.locator("summary").inner_text()
     assert not first.locator(".cell_input").is_visible()
     first.locator("summary").click()
     assert first.locator(".cell_input").is_visible()
