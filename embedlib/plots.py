@@ -63,15 +63,18 @@ def plot_history(
     ax: plt.Axes | None = None,
     title: str = "Training history",
     best_label_offset: tuple[float, float] = (0, 8),
+    training_label: str | None = None,
     **kwargs,
 ) -> plt.Axes:
     """Training and validation ``metric`` per epoch, with optional horizontal reference lines (e.g. floors).
 
-    ``best_label_offset`` (in points from the best validation point) moves the "best" label off a nearby line.
+    ``best_label_offset`` (in points from the best validation point) moves the "best" label off a nearby line;
+    ``training_label`` names the training curve for what it is (e.g. measured with dropout on).
     """
     ax = _ax(ax)
     # the caller's styling (kwargs) wins over the defaults; passing both would raise "multiple values for keyword"
-    training_style = {"marker": "o", "color": OKABE_ITO[0], "label": f"training {metric.upper()}", **kwargs}
+    training_style = {"marker": "o", "color": OKABE_ITO[0], "label": training_label or f"training {metric.upper()}",
+                      **kwargs}  # fmt: skip
     validation_style = {"marker": "s", "color": OKABE_ITO[1], "label": f"validation {metric.upper()}", **kwargs}
     ax.plot(history["epoch"], history[metric], **training_style)
     ax.plot(history["epoch"], history[f"val_{metric}"], **validation_style)
@@ -193,25 +196,23 @@ def plot_value_distribution(matrix: np.ndarray, *, ax: plt.Axes | None = None, *
     return ax
 
 
-def plot_scree(explained_ratio: np.ndarray, *, ax: plt.Axes | None = None, n: int = 20, **kwargs) -> plt.Axes:
-    """Share of variance of each of the first ``n`` components on a log axis, so the small ones stay visible, with
-    the cumulative share on a second axis."""
+def plot_scree(
+    explained_ratio: np.ndarray, *, ax: plt.Axes | None = None, n: int = 20, centred: bool = False, **kwargs
+) -> plt.Axes:
+    """Each of the first ``n`` components' share (bars) and the running total (line), on one axis from 0 to 100%.
+
+    Without centring (``centred=False``, as the tutorial does it) a component's share is of the table's sum of
+    squares, not of its variance, and the labels say so.
+    """
     ax = _ax(ax)
     shown = np.asarray(explained_ratio)[:n] * 100
     x = np.arange(1, len(shown) + 1)
+    what = "variance" if centred else "sum of squares"
     ax.bar(x, shown, label="each component", **{"color": OKABE_ITO[2], **kwargs})
-    ax.set(
-        yscale="log",
-        title="Scree plot: variance explained per component",
-        xlabel="principal component",
-        ylabel="variance explained (%, log scale)",
-    )
-    ax.set_xticks(x)
-    total = ax.twinx()
-    total.plot(x, np.cumsum(shown), color=OKABE_ITO[5], marker="o", linestyle="--", label="cumulative")
-    total.set(ylabel="cumulative variance explained (%)", ylim=(0, 100))
-    handles = [h for a in (ax, total) for h in a.get_legend_handles_labels()[0]]
-    ax.legend(handles=handles, loc="center right")
+    ax.plot(x, np.cumsum(shown), color=OKABE_ITO[5], marker="o", linestyle="--", label="running total")
+    ax.set(title=f"Share of the {what} held by each principal component", xlabel="principal component",
+           ylabel=f"share of the {what} (%)", ylim=(0, 100), xticks=x)  # fmt: skip
+    ax.legend(loc="center right")
     return ax
 
 
