@@ -159,3 +159,23 @@ def test_similarity_matrix_is_symmetric_with_every_value_written():
     assert sorted(t.get_text() for t in ax.texts) == ["0.20", "0.20", "0.90", "0.95"]
     values = ax.collections[0].get_array().reshape(2, 2)
     assert np.allclose(values, [[0.9, 0.2], [0.2, 0.95]])
+
+
+def test_scree_says_what_an_uncentred_pca_splits_up_on_one_linear_axis():
+    fig, ax = plt.subplots()
+    plots.plot_scree(np.array([0.5, 0.3, 0.2]), ax=ax)
+    assert "sum of squares" in ax.get_ylabel() and "sum of squares" in ax.get_title()
+    assert ax.get_yscale() == "linear" and ax.get_ylim() == (0, 100) and len(fig.axes) == 1
+    assert [round(b.get_height()) for b in ax.patches] == [50, 30, 20]
+    assert ax.get_lines()[0].get_ydata().tolist() == pytest.approx([50, 80, 100])
+    ax.clear()
+    assert "variance" in plots.plot_scree(np.array([0.6, 0.4]), ax=ax, centred=True).get_ylabel()
+
+
+def test_history_can_name_the_training_curve_for_what_it_is():
+    history = pd.DataFrame({"epoch": [1, 2], "rmse": [1.0, 0.9], "val_rmse": [1.1, 1.0]})
+    ax = plots.plot_history(history, training_label="training RMSE, with dropout on")
+    assert [t.get_text() for t in ax.get_legend().get_texts()][:2] == [
+        "training RMSE, with dropout on",
+        "validation RMSE",
+    ]
