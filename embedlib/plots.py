@@ -234,45 +234,32 @@ def short_title(title: str, *, width: int = 28) -> str:
 def plot_pc_map(
     table: pd.DataFrame, label_titles: list[str], *, ax: plt.Axes | None = None, min_ratings: int = 20, **kwargs
 ) -> plt.Axes:
-    """Movies on their first two principal components, coloured by mean rating, with some titles written on."""
+    """Movies on their first two principal components, coloured by mean rating. The movies in ``label_titles`` are
+    ringed and numbered from left to right, and the legend beside the map gives each number's title: a number
+    matches its point at a glance where a long title would not."""
     ax = _ax(ax)
     popular = table[table["n_ratings"] > min_ratings]
     points = ax.scatter(
         popular["PC1"], popular["PC2"], c=popular["mean_rating"], cmap="viridis", s=8, alpha=0.6, **kwargs
     )
-    plt.colorbar(points, ax=ax, label="mean rating (stars)")
-    labelled = popular[popular["title"].isin(label_titles)]
+    plt.colorbar(points, ax=ax, label="mean rating (stars)", location="bottom", shrink=0.5, aspect=30)
+    labelled = popular[popular["title"].isin(label_titles)].sort_values("PC1")
     rings = ax.scatter(labelled["PC1"], labelled["PC2"], s=18, facecolors="none", edgecolors="black", linewidths=0.8)
-    ax.margins(x=0.12, y=0.08)  # room for the labels of the outermost points
-    texts = [
-        # A pale box keeps a label readable where it crosses points or another label's line.
-        ax.text(
-            x,
-            y,
-            short_title(title),
-            fontsize=8,
-            bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.8},
-        )
-        for x, y, title in zip(labelled["PC1"], labelled["PC2"], labelled["title"], strict=True)
+    circle = {"boxstyle": "circle,pad=0.15", "fc": "white", "ec": "0.2", "lw": 0.6}
+    numbers = [
+        ax.text(x, y, str(i), fontsize=8, fontweight="bold", ha="center", va="center", bbox=circle)
+        for i, (x, y) in enumerate(zip(labelled["PC1"], labelled["PC2"], strict=True), start=1)
     ]
-    if texts:
-        # adjustText moves the labels apart, off the ringed points and inside the axes; every label gets a line
-        # to its point (min_arrow_len=0), so none is left to guess which point is its own.
-        adjust_text(
-            texts,
-            objects=rings,
-            ax=ax,
-            expand=(1.5, 2.0),
-            force_text=(0.5, 1.0),
-            force_static=(0.3, 0.6),
-            min_arrow_len=0,
-            arrowprops={"arrowstyle": "-", "color": "0.2", "lw": 0.8},
-        )
-    ax.set(
-        title=f"Movies on the first two principal components (rated > {min_ratings} times)",
-        xlabel="PC1 score",
-        ylabel="PC2 score",
-    )
+    if numbers:  # moved off each other and off the rings, each with a short line to its own point
+        adjust_text(numbers, objects=rings, ax=ax, expand=(1.4, 1.6), min_arrow_len=0,
+                    arrowprops={"arrowstyle": "-", "color": "0.2", "lw": 0.8})  # fmt: skip
+        handles = [mpl.lines.Line2D([], [], linestyle="none", marker=f"${i}$", markersize=9 + 3 * (i > 9),
+                                    color="black", label=short_title(title))
+                   for i, title in enumerate(labelled["title"], start=1)]  # fmt: skip
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=9)
+    ax.margins(x=0.06, y=0.06)
+    ax.set(title=f"Movies on the first two principal components (rated > {min_ratings} times)",
+           xlabel="PC1 score", ylabel="PC2 score")  # fmt: skip
     return ax
 
 

@@ -179,3 +179,12 @@ def test_history_can_name_the_training_curve_for_what_it_is():
         "training RMSE, with dropout on",
         "validation RMSE",
     ]
+
+
+def test_pc_map_numbers_its_movies_and_lists_every_title_in_the_legend(table):
+    fig, ax = plt.subplots(figsize=(6, 4))
+    titles = [f"Movie {i}" for i in range(4)]
+    plots.plot_pc_map(table, titles, ax=ax, min_ratings=0)
+    numbers = sorted(int(t.get_text()) for t in ax.texts)
+    listed = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert numbers == list(range(1, len(listed) + 1)) and sorted(listed) == sorted(set(titles) & set(table["title"]))
