@@ -357,13 +357,20 @@ def plot_exploration(
     references: dict[str, float] | None = None,
     **kwargs,
 ) -> plt.Axes:
-    """``metric`` against one explored setting, one point per run, the best marked; log x for sizes and rates.
+    """``metric`` against one explored setting, the best marked; log x for sizes and rates. Several runs of one value
+    (other seeds) are drawn as small dots, with their mean ± sd.
 
     ``references`` draws horizontal lines (e.g. a floor), so a small spread is seen against a known gap.
     """
     ax = _ax(ax)
-    ordered = results.sort_values(param)
-    ax.plot(ordered[param], ordered[metric], marker="o", **{"color": OKABE_ITO[0], **kwargs})
+    runs = results.sort_values(param)
+    ordered = runs.groupby(param, as_index=False)[metric].agg(["mean", "std"]).rename(columns={"mean": metric})
+    if len(ordered) < len(runs):
+        ax.scatter(runs[param], runs[metric], s=12, color="0.5", label="one run", zorder=2)
+        ax.errorbar(ordered[param], ordered[metric], yerr=ordered["std"], capsize=4, color=OKABE_ITO[0], marker="o",
+                    label="mean ± sd of the runs", **kwargs)  # fmt: skip
+    else:
+        ax.plot(ordered[param], ordered[metric], marker="o", **{"color": OKABE_ITO[0], **kwargs})
     best = ordered.loc[ordered[metric].idxmin()]
     ax.scatter([best[param]], [best[metric]], s=120, facecolors="none", edgecolors=OKABE_ITO[5], label="best")
     if log_x:
@@ -373,7 +380,7 @@ def plot_exploration(
     for i, (name, value) in enumerate((references or {}).items()):
         style = REFERENCE_STYLES[i % len(REFERENCE_STYLES)]
         ax.axhline(value, linestyle=style, color="0.3", linewidth=1.2, label=f"{name} ({value:.3f})")
-    shown = [*ordered[metric], *(references or {}).values()]
+    shown = [*runs[metric], *(references or {}).values()]
     pad = max((max(shown) - min(shown)) * 0.5, 0.005)
     ax.set_ylim(min(shown) - pad, max(shown) + pad)
     ax.set(title=title or f"{ylabel.split(' (')[0]} by {xlabel or param}", xlabel=xlabel or param, ylabel=ylabel)
