@@ -188,3 +188,13 @@ def test_pc_map_numbers_its_movies_and_lists_every_title_in_the_legend(table):
     numbers = sorted(int(t.get_text()) for t in ax.texts)
     listed = [t.get_text() for t in ax.get_legend().get_texts()]
     assert numbers == list(range(1, len(listed) + 1)) and sorted(listed) == sorted(set(titles) & set(table["title"]))
+
+
+def test_exploration_shows_repeated_runs_with_their_mean_and_sd():
+    runs = pd.DataFrame({"size": [16, 16, 64, 64], "val_rmse": [0.86, 0.862, 0.864, 0.868]})
+    ax = plots.plot_exploration(runs, "size")
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "one run" in labels and "mean ± sd of the runs" in labels
+    assert len(ax.collections[0].get_offsets()) == 4  # every run is drawn
+    means = ax.containers[0].lines[0].get_ydata()
+    assert means.tolist() == pytest.approx([0.861, 0.866])
