@@ -246,13 +246,15 @@ def plot_pc_map(
     labelled = popular[popular["title"].isin(label_titles)].sort_values("PC1")
     rings = ax.scatter(labelled["PC1"], labelled["PC2"], s=18, facecolors="none", edgecolors="black", linewidths=0.8)
     circle = {"boxstyle": "circle,pad=0.15", "fc": "white", "ec": "0.2", "lw": 0.6}
+    dx, dy = np.ptp(popular["PC1"]) * 0.03, np.ptp(popular["PC2"]) * 0.03  # start each number off its point
     numbers = [
-        ax.text(x, y, str(i), fontsize=8, fontweight="bold", ha="center", va="center", bbox=circle)
+        ax.text(x + dx, y + dy, str(i), fontsize=8, fontweight="bold", ha="center", va="center", bbox=circle)
         for i, (x, y) in enumerate(zip(labelled["PC1"], labelled["PC2"], strict=True), start=1)
     ]
-    if numbers:  # moved off each other and off the rings, each with a short line to its own point
-        adjust_text(numbers, objects=rings, ax=ax, expand=(1.4, 1.6), min_arrow_len=0,
-                    arrowprops={"arrowstyle": "-", "color": "0.2", "lw": 0.8})  # fmt: skip
+    if numbers:  # moved off each other and off the rings, each with a line to its own point
+        adjust_text(numbers, objects=rings, target_x=labelled["PC1"].to_numpy(), target_y=labelled["PC2"].to_numpy(),
+                    ax=ax, expand=(1.6, 1.8), force_static=(0.4, 0.8), min_arrow_len=0,
+                    arrowprops={"arrowstyle": "-", "color": "0.2", "lw": 0.8, "shrinkA": 0})  # fmt: skip
         handles = [mpl.lines.Line2D([], [], linestyle="none", marker=f"${i}$", markersize=9 + 3 * (i > 9),
                                     color="black", label=short_title(title))
                    for i, title in enumerate(labelled["title"], start=1)]  # fmt: skip
@@ -366,13 +368,14 @@ def plot_exploration(
     runs = results.sort_values(param)
     ordered = runs.groupby(param, as_index=False)[metric].agg(["mean", "std"]).rename(columns={"mean": metric})
     if len(ordered) < len(runs):
-        ax.scatter(runs[param], runs[metric], s=12, color="0.5", label="one run", zorder=2)
+        ax.scatter(runs[param], runs[metric], s=12, color="0.35", label="one run", zorder=4)
         ax.errorbar(ordered[param], ordered[metric], yerr=ordered["std"], capsize=4, color=OKABE_ITO[0], marker="o",
                     label="mean ± sd of the runs", **kwargs)  # fmt: skip
     else:
         ax.plot(ordered[param], ordered[metric], marker="o", **{"color": OKABE_ITO[0], **kwargs})
     best = ordered.loc[ordered[metric].idxmin()]
-    ax.scatter([best[param]], [best[metric]], s=120, facecolors="none", edgecolors=OKABE_ITO[5], label="best")
+    best_label = "best mean" if len(ordered) < len(runs) else "best"
+    ax.scatter([best[param]], [best[metric]], s=120, facecolors="none", edgecolors=OKABE_ITO[5], label=best_label)
     if log_x:
         ax.set_xscale("log")
         ax.set_xticks(ordered[param].to_numpy(), [f"{v:g}" for v in ordered[param]])
