@@ -15,7 +15,7 @@ from keras import ops
 
 from embedlib.checks import check_count, check_non_negative, check_positive, check_rate
 from embedlib.prepare import Prepared
-from embedlib.training import EpochLine, EpochTimer, default_steps_per_execution, set_seed
+from embedlib.training import default_steps_per_execution, fit_with_early_stopping, set_seed
 
 __all__ = [
     "ObservedMSE",
@@ -186,27 +186,18 @@ def fit_autorec(
         metrics=[ObservedRMSE()],
         steps_per_execution=default_steps_per_execution(),
     )
-    timer = EpochTimer()
-    callbacks = [
-        keras.callbacks.EarlyStopping(monitor="val_rmse", mode="min", patience=patience, restore_best_weights=True),
-        timer,
-    ]
-    if verbose:
-        callbacks.append(EpochLine())
-    history = model.fit(
+    return fit_with_early_stopping(
+        model,
         inputs,
         targets,
         validation_data=(inputs, valid),
         epochs=epochs,
         batch_size=batch_size,
+        patience=patience,
+        monitor="val_rmse",
+        verbose=verbose,
         shuffle=True,
-        callbacks=callbacks,
-        verbose=0,
     )
-    frame = pd.DataFrame(history.history)
-    frame.insert(0, "epoch", np.arange(1, len(frame) + 1))
-    frame.attrs["epoch_seconds"] = timer.seconds
-    return frame
 
 
 def predict_from_columns(prep: Prepared, frame: pd.DataFrame, output: np.ndarray, *, baseline) -> np.ndarray:

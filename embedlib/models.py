@@ -48,6 +48,18 @@ def _vectors(user, movie, n_users, n_movies, embedding_dim, init_range, seed, we
     return u, m
 
 
+def _check_sizes(**sizes: int) -> None:
+    for name, value in sizes.items():
+        check_count(name, value)
+
+
+def _bias_terms(user, movie, n_users, n_movies, init_range, seed, embedding_layer, weight_decay=0.0):
+    """The user and movie bias lookups both bias models share (seed offsets 4 and 5)."""
+    user_bias = _embedding(embedding_layer, n_users + 1, 1, init_range, _seed(seed, 4), "user_bias", weight_decay)
+    movie_bias = _embedding(embedding_layer, n_movies + 1, 1, init_range, _seed(seed, 5), "movie_bias", weight_decay)
+    return user_bias(user), movie_bias(movie)
+
+
 def simple_dot(
     n_users: int,
     n_movies: int,
@@ -69,8 +81,7 @@ def simple_dot(
         embedding_layer: the lookup layer class, e.g. ``keras.layers.Embedding`` or ``SimpleEmbedding``.
         seed: seeds the initialisers, for reproducible runs.
     """
-    for name, value in (("n_users", n_users), ("n_movies", n_movies), ("embedding_dim", embedding_dim)):
-        check_count(name, value)
+    _check_sizes(n_users=n_users, n_movies=n_movies, embedding_dim=embedding_dim)
     user, movie = _inputs()
     u, m = _vectors(user, movie, n_users, n_movies, embedding_dim, init_range, seed, weight_decay, embedding_layer)
     rating = layers.Dot(axes=1, name="dot")([u, m])
@@ -97,16 +108,14 @@ def dot_with_bias(
         rating_range: (lowest, highest) rating; the output never leaves it.
         The other arguments are as for ``simple_dot``.
     """
-    for name, value in (("n_users", n_users), ("n_movies", n_movies), ("embedding_dim", embedding_dim)):
-        check_count(name, value)
+    _check_sizes(n_users=n_users, n_movies=n_movies, embedding_dim=embedding_dim)
     check_rate("user_dropout", user_dropout)
     check_rate("movie_dropout", movie_dropout)
     user, movie = _inputs()
     u, m = _vectors(user, movie, n_users, n_movies, embedding_dim, init_range, seed, weight_decay, embedding_layer)
     u = layers.Dropout(user_dropout, seed=_seed(seed, 2), name="user_dropout")(u)
     m = layers.Dropout(movie_dropout, seed=_seed(seed, 3), name="movie_dropout")(m)
-    user_bias = _embedding(embedding_layer, n_users + 1, 1, init_range, _seed(seed, 4), "user_bias")(user)
-    movie_bias = _embedding(embedding_layer, n_movies + 1, 1, init_range, _seed(seed, 5), "movie_bias")(movie)
+    user_bias, movie_bias = _bias_terms(user, movie, n_users, n_movies, init_range, seed, embedding_layer)
     score = layers.Add(name="score")([layers.Dot(axes=1, name="dot")([u, m]), user_bias, movie_bias])
     rating = ScaledSigmoid(*rating_range, name="rating")(score)
     return keras.Model({"user": user, "movie": movie}, rating, name="dot_with_bias")
@@ -123,8 +132,7 @@ def one_hot_dot(
     """``simple_dot`` written the long way: each id as a one-hot vector, times a weight matrix (a ``Dense`` layer
     without bias). For the same weights it gives exactly ``simple_dot``'s outputs, at the cost of a matrix product
     with the whole table in every step. The kernels are the layers ``user_weights`` and ``movie_weights``."""
-    for name, value in (("n_users", n_users), ("n_movies", n_movies), ("embedding_dim", embedding_dim)):
-        check_count(name, value)
+    _check_sizes(n_users=n_users, n_movies=n_movies, embedding_dim=embedding_dim)
     user, movie = _inputs()
     vectors = []
     for ids, rows, name, offset in ((user, n_users + 1, "user", 0), (movie, n_movies + 1, "movie", 1)):
@@ -152,12 +160,12 @@ def biases_only(
     ``weight_decay`` here penalises the biases (``dot_with_bias`` leaves its biases free); the seed offsets match
     ``dot_with_bias``'s bias tables.
     """
-    for name, value in (("n_users", n_users), ("n_movies", n_movies)):
-        check_count(name, value)
+    _check_sizes(n_users=n_users, n_movies=n_movies)
     user, movie = _inputs()
-    user_bias = _embedding(layers.Embedding, n_users + 1, 1, init_range, _seed(seed, 4), "user_bias", weight_decay)
-    movie_bias = _embedding(layers.Embedding, n_movies + 1, 1, init_range, _seed(seed, 5), "movie_bias", weight_decay)
-    score = layers.Add(name="score")([user_bias(user), movie_bias(movie)])
+    user_bias, movie_bias = _bias_terms(
+        user, movie, n_users, n_movies, init_range, seed, layers.Embedding, weight_decay
+    )
+    score = layers.Add(name="score")([user_bias, movie_bias])
     rating = ScaledSigmoid(*rating_range, name="rating")(score)
     return keras.Model({"user": user, "movie": movie}, rating, name="biases_only")
 
@@ -184,8 +192,7 @@ def mlp(
         dropout: dropout on the concatenated vectors while training.
         The other arguments are as for ``dot_with_bias``.
     """
-    for name, value in (("n_users", n_users), ("n_movies", n_movies), ("embedding_dim", embedding_dim)):
-        check_count(name, value)
+    _check_sizes(n_users=n_users, n_movies=n_movies, embedding_dim=embedding_dim)
     hidden_units = (hidden_units,) if isinstance(hidden_units, int) else tuple(hidden_units)
     for units in hidden_units:
         check_count("hidden_units", units)

@@ -11,7 +11,17 @@ import pandas as pd
 from embedlib.checks import check_count, check_positive
 from embedlib.prepare import Prepared
 
-__all__ = ["EpochLine", "EpochTimer", "evaluate_rmse", "fit", "predict", "predict_ratings", "rmse", "set_seed"]
+__all__ = [
+    "EpochLine",
+    "EpochTimer",
+    "evaluate_rmse",
+    "fit",
+    "fit_with_early_stopping",
+    "predict",
+    "predict_ratings",
+    "rmse",
+    "set_seed",
+]
 
 DEFAULT_STEPS_PER_EXECUTION = 64
 
@@ -88,18 +98,46 @@ def fit(
         metrics=[keras.metrics.RootMeanSquaredError(name="rmse")],
         steps_per_execution=steps_per_execution,
     )
-    timer = EpochTimer()
-    callbacks = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True), timer]
-    if verbose:
-        callbacks.append(EpochLine())
-    callbacks += list(fit_kwargs.pop("callbacks", None) or [])  # the caller's own run beside these
-    history = model.fit(
+    return fit_with_early_stopping(
+        model,
         prep.inputs(prep.train),
         prep.targets(prep.train),
         validation_data=(prep.inputs(prep.valid), prep.targets(prep.valid)),
         epochs=epochs,
         batch_size=batch_size,
-        callbacks=callbacks,
+        patience=patience,
+        verbose=verbose,
+        **fit_kwargs,  # the caller's own callbacks run beside ours
+    )
+
+
+def fit_with_early_stopping(
+    model: keras.Model,
+    x,
+    y,
+    *,
+    validation_data: tuple,
+    epochs: int,
+    batch_size: int,
+    patience: int,
+    monitor: str = "val_loss",
+    verbose: bool = True,
+    callbacks: list | None = None,
+    **fit_kwargs,
+) -> pd.DataFrame:
+    """``model.fit`` on a compiled model, stopped early on ``monitor`` (lower is better) with the best weights kept,
+    each epoch timed and, if ``verbose``, printed on one line. Returns the history as a DataFrame with an ``epoch``
+    column; the wall time of each epoch is in ``history.attrs["epoch_seconds"]``."""
+    timer = EpochTimer()
+    stopping = keras.callbacks.EarlyStopping(monitor=monitor, mode="min", patience=patience, restore_best_weights=True)
+    ours = [stopping, timer, *([EpochLine()] if verbose else [])]
+    history = model.fit(
+        x,
+        y,
+        validation_data=validation_data,
+        epochs=epochs,
+        batch_size=batch_size,
+        callbacks=ours + list(callbacks or []),
         verbose=0,
         **fit_kwargs,
     )

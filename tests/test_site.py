@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import html.parser
 import http.server
+import os
 import re
 import shutil
 import subprocess
@@ -121,8 +122,6 @@ def browser():
 
 
 def screenshot_folder(tmp_path: Path) -> Path:
-    import os
-
     folder = Path(os.environ.get("EMBEDLIB_TEST_ARTIFACTS") or tmp_path).resolve() / "site"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
