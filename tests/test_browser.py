@@ -179,6 +179,31 @@ def test_the_index_opens_rendered_with_no_popup(browser_lab, tmp_path):
     assert "Jupyter news" not in page.inner_text("body")
 
 
+@pytest.mark.slow
+def test_a_lesson_opens_unmodified_once_its_kernel_is_ready(browser_lab):
+    """JupyterLab copies the kernel's `language_info` into the notebook on start; the committed lessons keep only
+    {"name": "python"}, so without scripts/jupyter/'s contents manager every lesson opened as modified (●)."""
+    lab, page = browser_lab
+    name = LESSONS[0].name
+    on_disk = (lab.checkout / "lessons" / name).read_bytes()
+    open_in_lab(page, lab, name)
+    page.wait_for_selector(f"{CURRENT} .jp-Cell", timeout=60_000)
+    page.wait_for_function(
+        "document.querySelector('#jp-main-statusbar')?.innerText.includes('| Idle')", timeout=120_000
+    )
+    time.sleep(3)  # the kernel's info reply is applied to the model after the status turns idle
+    dirty = page.locator(".lm-TabBar-tab.jp-mod-current.jp-mod-dirty").count()
+    page.locator(".lm-MenuBar-itemLabel", has_text="File").first.click()
+    page.locator(".lm-Menu-itemLabel").filter(has_text=re.compile(r"^Close All Tabs$")).first.click()
+    page.wait_for_timeout(1000)
+    discard = page.locator(".jp-Dialog button", has_text="Discard")
+    if discard.count():  # the "save your work?" question a modified tab asks on closing
+        discard.first.click()
+    shut_down_kernels(lab)
+    assert dirty == 0, f"{name} shows as modified (●) right after opening, before anything ran"
+    assert (lab.checkout / "lessons" / name).read_bytes() == on_disk, "opening the lesson changed the file"
+
+
 LESSONS = sorted(Path(__file__).resolve().parents[1].joinpath("lessons").glob("[0-9]*.ipynb"))
 
 
