@@ -71,7 +71,7 @@ def check_rebuilt(table: pd.DataFrame, rebuilt: object, *, k: int = 1) -> bool:
         f"RMSE {error:.3f}, the best any rank-{k} table can do."
         if ok
         else f"RMSE {error:.3f}, but the best rank-{k} table reaches {best:.3f}. "
-        f"Keep only the first {k} factor(s): U[:, :{k}] * s[:{k}] @ Vt[:{k}].",
+        f"Keep only the first {k} factor(s): the first {k} column(s) of U, value(s) of s and row(s) of Vt.",
     )
 
 
@@ -99,6 +99,8 @@ def check_same_outputs(model: keras.Model, reference: keras.Model, prep: Prepare
 
     Both models are called in inference mode (dropout off) on the first ``n_rows`` validation rows.
     """
+    if _unanswered(model):
+        return _say(False, FILL_IN)
     rows = prep.inputs(prep.valid.head(n_rows))
     model(rows)  # builds a subclassed model's layers, so that they have weights to receive
     weighted = [layer for layer in reference.layers if layer.weights]

@@ -126,6 +126,16 @@ def run_all_and_save(page, notebook: Path, timeout_s: float) -> tuple[int, int]:
     return done, to_run
 
 
+def close_all_tabs(page) -> None:
+    """File ▸ Close All Tabs, discarding changes if JupyterLab asks whether to save them."""
+    page.locator(".lm-MenuBar-itemLabel", has_text="File").first.click()
+    page.locator(".lm-Menu-itemLabel").filter(has_text=re.compile(r"^Close All Tabs$")).first.click()
+    page.wait_for_timeout(1000)
+    discard = page.locator(".jp-Dialog button", has_text="Discard")
+    if discard.count():
+        discard.first.click()
+
+
 def shut_down_kernels(lab) -> None:
     """One kernel at a time: the machine running the tests (and Binder) has little memory to spare."""
     for session in json.loads(lab.api("/api/sessions")):
@@ -193,15 +203,57 @@ def test_a_lesson_opens_unmodified_once_its_kernel_is_ready(browser_lab):
     )
     time.sleep(3)  # the kernel's info reply is applied to the model after the status turns idle
     dirty = page.locator(".lm-TabBar-tab.jp-mod-current.jp-mod-dirty").count()
-    page.locator(".lm-MenuBar-itemLabel", has_text="File").first.click()
-    page.locator(".lm-Menu-itemLabel").filter(has_text=re.compile(r"^Close All Tabs$")).first.click()
-    page.wait_for_timeout(1000)
-    discard = page.locator(".jp-Dialog button", has_text="Discard")
-    if discard.count():  # the "save your work?" question a modified tab asks on closing
-        discard.first.click()
+    close_all_tabs(page)
     shut_down_kernels(lab)
     assert dirty == 0, f"{name} shows as modified (●) right after opening, before anything ran"
     assert (lab.checkout / "lessons" / name).read_bytes() == on_disk, "opening the lesson changed the file"
+
+
+def ordered_items_in_commonmark(source: str) -> int:
+    """How many numbered-list items a CommonMark renderer (markdown-it-py, with tables) finds in ``source``."""
+    from markdown_it import MarkdownIt
+
+    lists, count = [], 0
+    for token in MarkdownIt("commonmark").enable("table").parse(source):
+        if token.type in ("ordered_list_open", "bullet_list_open"):
+            lists.append(token.type)
+        elif token.type in ("ordered_list_close", "bullet_list_close"):
+            lists.pop()
+        elif token.type == "list_item_open" and lists[-1] == "ordered_list_open":
+            count += 1
+    return count
+
+
+def test_commonmark_counts_only_real_numbered_items():
+    assert ordered_items_in_commonmark("1. one\n2. two\n\n- a bullet\n  1. nested") == 3
+    assert ordered_items_in_commonmark("- DeViSE (Frome et al.,\n  2013) mapped images") == 0
+
+
+@pytest.mark.slow
+def test_jupyterlab_draws_no_numbered_list_the_markdown_does_not_mean(browser_lab):
+    """JupyterLab's Markdown renderer (marked) starts a numbered list at a wrapped line such as "2013) mapped ...",
+    even inside a bullet item, where CommonMark would not. Every lesson is opened in JupyterLab, and each markdown
+    cell must show as many numbered items as CommonMark finds in its source."""
+    lab, page = browser_lab
+    differ = {}
+    for path in LESSONS:
+        markdown = [c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown"]
+        open_in_lab(page, lab, path.name)
+        count_items = "cells => cells.map(c => c.querySelectorAll('.jp-RenderedMarkdown ol > li').length)"
+        rendered = "cells => cells.filter(c => c.querySelector('.jp-RenderedMarkdown')).length"
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            if page.eval_on_selector_all(f"{CURRENT} .jp-MarkdownCell", rendered) == len(markdown):
+                break
+            time.sleep(0.5)
+        drawn = page.eval_on_selector_all(f"{CURRENT} .jp-MarkdownCell", count_items)
+        close_all_tabs(page)
+        shut_down_kernels(lab)
+        assert len(drawn) == len(markdown), f"{path.name}: {len(drawn)} of {len(markdown)} markdown cells rendered"
+        for n, (items, source) in enumerate(zip(drawn, markdown, strict=True)):
+            if items != ordered_items_in_commonmark(source):
+                differ[f"{path.name}, markdown cell {n}"] = f"{items} numbered items drawn: {source[:300]!r}"
+    assert not differ, f"rewrap the lines JupyterLab turns into numbered lists: {differ}"
 
 
 LESSONS = sorted(Path(__file__).resolve().parents[1].joinpath("lessons").glob("[0-9]*.ipynb"))

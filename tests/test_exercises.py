@@ -26,6 +26,8 @@ def test_same_outputs_needs_the_same_model_and_the_same_weight_penalty(tiny_synt
     assert not exercises.check_same_outputs(bias_model(rating_range=(0.0, 5.5)), reference, prep)
     assert "weight penalty" in capsys.readouterr().out
     assert not exercises.check_same_outputs(bias_model(weight_decay=1e-4, rating_range=(0.5, 5.0)), reference, prep)
+    assert not exercises.check_same_outputs(..., reference, prep)
+    assert "fill in your answer first" in capsys.readouterr().out
 
 
 def test_check_rebuilt_accepts_only_the_best_rank_k_table(capsys):
