@@ -1,4 +1,7 @@
-"""One-line self-checks for the lessons' exercises: they tell the learner, kindly, whether an answer is right."""
+"""One-line self-checks for the lessons' exercises: they tell the learner, kindly, whether an answer is right.
+
+Each check works out the expected answer itself, so the exercise cell never shows it.
+"""
 
 from __future__ import annotations
 
@@ -24,8 +27,6 @@ __all__ = [
     "check_strongest_correlation",
     "check_unseen_as_mean",
 ]
-
-# The checks below compute the expected answer themselves, so that the exercise cell does not show it.
 
 
 def _say(ok: bool, message: str) -> bool:

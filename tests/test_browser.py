@@ -101,14 +101,18 @@ def open_in_lab(page, lab, path: str) -> None:
     page.wait_for_selector(".jp-LabShell", timeout=90_000)
 
 
-def run_all_and_save(page, notebook: Path, timeout_s: float) -> tuple[int, int]:
-    """Run All Cells from the Run menu, wait until every code cell has run, save; return (ran, to run)."""
-    to_run = sum(1 for c in nbformat.read(notebook, as_version=4).cells if c.cell_type == "code" and c.source.strip())
-    page.wait_for_selector(f"{CURRENT} .jp-Cell", timeout=60_000)
+def wait_until_kernel_ready(page) -> None:
     # The toolbar says idle before a kernel exists; the status bar says so only once the kernel is ready.
     page.wait_for_function(
         "document.querySelector('#jp-main-statusbar')?.innerText.includes('| Idle')", timeout=120_000
     )
+
+
+def run_all_and_save(page, notebook: Path, timeout_s: float) -> tuple[int, int]:
+    """Run All Cells from the Run menu, wait until every code cell has run, save; return (ran, to run)."""
+    to_run = sum(1 for c in nbformat.read(notebook, as_version=4).cells if c.cell_type == "code" and c.source.strip())
+    page.wait_for_selector(f"{CURRENT} .jp-Cell", timeout=60_000)
+    wait_until_kernel_ready(page)
     page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
     page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
     deadline, done, busy = time.time() + timeout_s, 0, True
@@ -198,9 +202,7 @@ def test_a_lesson_opens_unmodified_once_its_kernel_is_ready(browser_lab):
     on_disk = (lab.checkout / "lessons" / name).read_bytes()
     open_in_lab(page, lab, name)
     page.wait_for_selector(f"{CURRENT} .jp-Cell", timeout=60_000)
-    page.wait_for_function(
-        "document.querySelector('#jp-main-statusbar')?.innerText.includes('| Idle')", timeout=120_000
-    )
+    wait_until_kernel_ready(page)
     time.sleep(3)  # the kernel's info reply is applied to the model after the status turns idle
     dirty = page.locator(".lm-TabBar-tab.jp-mod-current.jp-mod-dirty").count()
     close_all_tabs(page)
@@ -235,12 +237,12 @@ def test_jupyterlab_draws_no_numbered_list_the_markdown_does_not_mean(browser_la
     even inside a bullet item, where CommonMark would not. Every lesson is opened in JupyterLab, and each markdown
     cell must show as many numbered items as CommonMark finds in its source."""
     lab, page = browser_lab
+    count_items = "cells => cells.map(c => c.querySelectorAll('.jp-RenderedMarkdown ol > li').length)"
+    rendered = "cells => cells.filter(c => c.querySelector('.jp-RenderedMarkdown')).length"
     differ = {}
     for path in LESSONS:
         markdown = [c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown"]
         open_in_lab(page, lab, path.name)
-        count_items = "cells => cells.map(c => c.querySelectorAll('.jp-RenderedMarkdown ol > li').length)"
-        rendered = "cells => cells.filter(c => c.querySelector('.jp-RenderedMarkdown')).length"
         deadline = time.time() + 60
         while time.time() < deadline:
             if page.eval_on_selector_all(f"{CURRENT} .jp-MarkdownCell", rendered) == len(markdown):
